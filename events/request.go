@@ -1,0 +1,54 @@
+package events
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Request asks for one reconcile of a pull request at one commit. It is the message the
+// worker consumes; any number of requests for the same (Resource, SHA) converge to one
+// completed check run unless Rerun is set.
+type Request struct {
+	// Resource is the pull request.
+	Resource Resource
+	// SHA is the head commit to reconcile, 40 lower-case hex digits.
+	SHA string
+	// InstallationID is the GitHub App installation to act as; 0 means look it up from the
+	// repository.
+	InstallationID int64
+	// Rerun forces a new check run even when this SHA was already reconciled.
+	Rerun bool
+	// DeliveryID identifies where the request came from, for logs: the GitHub delivery id
+	// for webhook events, else the Pub/Sub message id.
+	DeliveryID string
+}
+
+// Key identifies the work a request asks for: the same key means the same check run.
+func (r *Request) Key() string {
+	return r.Resource.URL + "@" + r.SHA
+}
+
+// Validate checks the resource and the SHA, normalising the SHA to lower case.
+func (r *Request) Validate() error {
+	if err := r.Resource.Validate(); err != nil {
+		return err
+	}
+	sha, err := ValidateSHA(r.SHA)
+	if err != nil {
+		return err
+	}
+	r.SHA = sha
+	if r.InstallationID < 0 {
+		return &FieldError{Field: "installationId", Value: strconv.FormatInt(r.InstallationID, 10), Reason: "is negative"}
+	}
+	return nil
+}
+
+// String describes the request for logs and errors.
+func (r *Request) String() string {
+	s := fmt.Sprintf("%s@%.12s", r.Resource.String(), r.SHA)
+	if r.Rerun {
+		s += " (rerun)"
+	}
+	return s
+}
