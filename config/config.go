@@ -1,0 +1,186 @@
+// Package config is the worker's configuration: one struct read from the environment with
+// go-envconfig, and validated as a whole so a bad start names every problem at once.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Worker is the environment of cmd/worker. The `env` tag is read by go-envconfig; the `desc`
+// tag documents the variable (README and Variables); `required:"true"` marks what Validate
+// insists on, which is also what the deployment must set.
+type Worker struct {
+	AppID          int64  `env:"GITHUB_APP_ID" required:"true" desc:"the GitHub App's id"`
+	PrivateKey     string `env:"GITHUB_APP_PRIVATE_KEY" desc:"the App's PEM private key (or use GITHUB_APP_PRIVATE_KEY_FILE); from Secret Manager in production"`
+	PrivateKeyFile string `env:"GITHUB_APP_PRIVATE_KEY_FILE" desc:"path of a file holding the App's PEM private key"`
+	APIURL         string `env:"GITHUB_API_URL, default=https://api.github.com/" desc:"GitHub REST API root; GitHub Enterprise (https://HOST/api/v3/) or a fake otherwise"`
+	Identity       string `env:"IDENTITY" required:"true" desc:"the check run name, which is also the reconciler's identity"`
+
+	Port         int    `env:"PORT, default=8080" desc:"push mode's listen port"`
+	Subscription string `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull mode on this subscription (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
+	Project      string `env:"GOOGLE_CLOUD_PROJECT" desc:"the Google Cloud project (else the metadata server, only on Cloud Run)"`
+	EmulatorHost string `env:"PUBSUB_EMULATOR_HOST" desc:"host:port of a Pub/Sub emulator; honoured by the Pub/Sub client"`
+
+	MaxInFlight         int           `env:"MAX_IN_FLIGHT, default=10" desc:"messages reconciled at once (pull mode's flow control; push mode rejects beyond it)"`
+	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline for one reconcile, GitHub calls included; below the subscription's ack deadline"`
+	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=8s" desc:"on SIGTERM, how long in-flight work may finish before it is nacked"`
+	MaxDeliveryAttempts int           `env:"MAX_DELIVERY_ATTEMPTS, default=5" desc:"the dead-letter policy's max_delivery_attempts; at the last attempt a transient failure completes the run as failed"`
+	RetryBudget         time.Duration `env:"GITHUB_RETRY_BUDGET, default=30s" desc:"total time spent retrying GitHub 5xx and secondary rate limits for one message before it is nacked"`
+	RelayTypePrefix     string        `env:"RELAY_TYPE_PREFIX, default=dev.chainguard.github" desc:"CloudEvents type prefix of the webhook relay"`
+
+	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience (deployments not behind Cloud Run's IAM check)"`
+	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" desc:"with PUSH_AUDIENCE, the service account email the push token must carry"`
+
+	MaxFileBytes int `env:"HYGIENE_MAX_FILE_BYTES, default=1048576" desc:"diff hygiene: warn when a file's added lines exceed this many bytes"`
+	MaxFileLines int `env:"HYGIENE_MAX_FILE_LINES, default=1000" desc:"diff hygiene: warn when a file adds more than this many lines"`
+
+	LogLevel string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
+}
+
+// Load reads the configuration from l (the process environment when nil) and validates it.
+func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
+	if l == nil {
+		l = envconfig.OsLookuper()
+	}
+	var c Worker
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate reports every missing or bad variable at once, each by name.
+func (c *Worker) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if c.AppID <= 0 {
+		bad("GITHUB_APP_ID", "is required and must be a positive App id")
+	}
+	switch {
+	case c.PrivateKey == "" && c.PrivateKeyFile == "":
+		bad("GITHUB_APP_PRIVATE_KEY", "is required (or GITHUB_APP_PRIVATE_KEY_FILE)")
+	case c.PrivateKey != "" && c.PrivateKeyFile != "":
+		bad("GITHUB_APP_PRIVATE_KEY", "and GITHUB_APP_PRIVATE_KEY_FILE are both set; set one")
+	case c.PrivateKey != "" && !strings.Contains(c.PrivateKey, "PRIVATE KEY-----"):
+		// Never echo the value: it is a secret.
+		bad("GITHUB_APP_PRIVATE_KEY", "is not a PEM private key")
+	}
+	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		bad("GITHUB_API_URL", "%q is not an http(s) URL", c.APIURL)
+	}
+	if c.Identity == "" {
+		bad("IDENTITY", "is required (the check run name)")
+	} else if len(c.Identity) > 100 || strings.ContainsAny(c.Identity, "<>\n\r") {
+		bad("IDENTITY", "%q must be at most 100 characters without '<', '>' or line breaks", c.Identity)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("PORT", "%d is not a TCP port", c.Port)
+	}
+	if c.Subscription != "" && !strings.HasPrefix(c.Subscription, "projects/") && c.Project == "" {
+		bad("PUBSUB_SUBSCRIPTION", "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/subscriptions/S", c.Subscription)
+	}
+	if c.MaxInFlight < 1 {
+		bad("MAX_IN_FLIGHT", "must be at least 1")
+	}
+	if c.ReconcileTimeout <= 0 || c.ReconcileTimeout > 10*time.Minute {
+		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most 10m (the largest ack deadline)", c.ReconcileTimeout)
+	}
+	if c.ShutdownGrace < 0 {
+		bad("SHUTDOWN_GRACE", "must not be negative")
+	}
+	if c.MaxDeliveryAttempts < 1 || c.MaxDeliveryAttempts > 100 {
+		bad("MAX_DELIVERY_ATTEMPTS", "%d must be between 1 and 100", c.MaxDeliveryAttempts)
+	}
+	if c.RetryBudget < 0 {
+		bad("GITHUB_RETRY_BUDGET", "must not be negative")
+	}
+	if c.RelayTypePrefix == "" {
+		bad("RELAY_TYPE_PREFIX", "must not be empty")
+	}
+	if c.PushServiceAccount != "" && c.PushAudience == "" {
+		bad("PUSH_SERVICE_ACCOUNT", "needs PUSH_AUDIENCE")
+	}
+	if c.MaxFileBytes < 1 {
+		bad("HYGIENE_MAX_FILE_BYTES", "must be at least 1")
+	}
+	if c.MaxFileLines < 1 {
+		bad("HYGIENE_MAX_FILE_LINES", "must be at least 1")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		bad("LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Key returns the App's private key, read from the file when one is configured.
+func (c *Worker) Key() ([]byte, error) {
+	if c.PrivateKey != "" {
+		return []byte(c.PrivateKey), nil
+	}
+	b, err := os.ReadFile(c.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: GITHUB_APP_PRIVATE_KEY_FILE: %w", err)
+	}
+	return b, nil
+}
+
+// Pull reports whether the worker runs in pull mode.
+func (c *Worker) Pull() bool { return c.Subscription != "" }
+
+// SubscriptionName returns the subscription's full resource name.
+func (c *Worker) SubscriptionName() string {
+	if strings.HasPrefix(c.Subscription, "projects/") {
+		return c.Subscription
+	}
+	return "projects/" + c.Project + "/subscriptions/" + c.Subscription
+}
+
+// Variable describes one environment variable of the worker.
+type Variable struct {
+	Name        string
+	Default     string
+	Required    bool
+	Description string
+}
+
+// Variables lists every variable Worker reads, in declaration order, for documentation and
+// for the deployment's tests.
+func Variables() []Variable {
+	var vs []Variable
+	t := reflect.TypeOf(Worker{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("env")
+		if tag == "" {
+			continue
+		}
+		parts := strings.Split(tag, ",")
+		v := Variable{Name: strings.TrimSpace(parts[0]), Required: f.Tag.Get("required") == "true", Description: f.Tag.Get("desc")}
+		for _, p := range parts[1:] {
+			if d, ok := strings.CutPrefix(strings.TrimSpace(p), "default="); ok {
+				v.Default = d
+			}
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
