@@ -1,0 +1,686 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultTypePrefix is the CloudEvents type prefix of the webhook relay: a GitHub event E
+// arrives with the attribute ce-type = DefaultTypePrefix + "." + E.
+const DefaultTypePrefix = "dev.chainguard.github"
+
+// DefaultMaxBytes is the largest message data a Decoder accepts unless told otherwise:
+// 10 MiB, Pub/Sub's own limit on a message.
+const DefaultMaxBytes = 10 << 20
+
+// ErrInvalidMessage matches (with errors.Is) every error Decode returns: the message is
+// malformed or invalid, and delivering it again cannot change that.
+var ErrInvalidMessage = errors.New("invalid message")
+
+// Message is a Pub/Sub message as either transport (push or pull) sees it.
+type Message struct {
+	// ID is the Pub/Sub message id.
+	ID string
+	// Data is the message payload.
+	Data []byte
+	// Attributes are the message attributes. Keys are matched exactly first, then without
+	// regard to case (a push without wrapper canonicalises them as HTTP header names).
+	Attributes map[string]string
+	// DeliveryAttempt counts deliveries of this message, 0 when unknown.
+	DeliveryAttempt int
+	// PublishTime is when the message was published.
+	PublishTime time.Time
+}
+
+// Result is what a message asks for: the requests to reconcile, or, when there are none,
+// why the message was ignored.
+type Result struct {
+	// Requests are the reconciles the message asks for; every one passes Request.Validate.
+	Requests []Request
+	// Ignored says why a valid message asks for nothing (an event or action we do not
+	// reconcile, a check run of another app...). It is empty when Requests is not.
+	Ignored string
+}
+
+// InvalidMessageError reports a message that can never be decoded: which field is wrong and
+// why. It matches ErrInvalidMessage with errors.Is, and unwraps to the underlying error (a
+// *FieldError for a failed validation, a JSON error for malformed data) when there is one.
+type InvalidMessageError struct {
+	// MessageID is the Pub/Sub message id, when known.
+	MessageID string
+	// Field names the offending field as a JSON path into the data ("sha",
+	// "body.pull_request.head.sha"), "attributes.<name>" for an attribute, or "data" for the
+	// data as a whole.
+	Field string
+	// Reason says what is wrong with the field.
+	Reason string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error returns e.g. "invalid message 17: field sha: has 39 characters; a commit SHA has 40 hex digits".
+func (e *InvalidMessageError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid message")
+	if e.MessageID != "" {
+		b.WriteString(" ")
+		b.WriteString(e.MessageID)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString("field ")
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Is reports whether target is ErrInvalidMessage.
+func (e *InvalidMessageError) Is(target error) bool { return target == ErrInvalidMessage }
+
+// Unwrap returns the underlying error.
+func (e *InvalidMessageError) Unwrap() error { return e.Err }
+
+// Decoder turns Pub/Sub messages into requests. Its zero value works: the default relay type
+// prefix, no filter on the App id or the check run name, and the default size limit.
+type Decoder struct {
+	// TypePrefix is the CloudEvents type prefix of the webhook relay; "" means
+	// DefaultTypePrefix.
+	TypePrefix string
+	// AppID is our GitHub App id: check_run (and check_suite) events about runs (suites) of
+	// another app are ignored. 0 accepts any app.
+	AppID int64
+	// Identity is our check run name: check_run events about runs of another name are
+	// ignored. "" accepts any name.
+	Identity string
+	// MaxBytes is the largest Data accepted; 0 (or less) means DefaultMaxBytes.
+	MaxBytes int
+}
+
+// Decode returns the requests a message asks for.
+//
+// A message whose attribute ce-type is set is a webhook relay CloudEvent; any other message
+// carries a reconcile request as JSON (see the package documentation of the contracts). A
+// message that is valid but not for us gives no requests and a non-empty Result.Ignored, and
+// no error. A malformed or invalid message gives a *InvalidMessageError naming the field and
+// the reason; it matches ErrInvalidMessage and is permanent. Decode never panics, and every
+// request it returns passes Request.Validate.
+func (d *Decoder) Decode(m *Message) (Result, error) {
+	if m == nil {
+		return Result{}, &InvalidMessageError{Field: "message", Reason: "is nil"}
+	}
+	dec := decoding{d: d, m: m}
+	if d == nil {
+		dec.d = &Decoder{}
+	}
+	return dec.decode()
+}
+
+// decoding is the state of one Decode call.
+type decoding struct {
+	d *Decoder
+	m *Message
+}
+
+func (c *decoding) invalid(field, reason string, err error) error {
+	return &InvalidMessageError{MessageID: c.m.ID, Field: field, Reason: reason, Err: err}
+}
+
+func (c *decoding) maxBytes() int {
+	if c.d.MaxBytes > 0 {
+		return c.d.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func (c *decoding) typePrefix() string {
+	p := strings.TrimSuffix(c.d.TypePrefix, ".")
+	if p == "" {
+		return DefaultTypePrefix
+	}
+	return p
+}
+
+// attr returns the attribute named key: the exact key if present, else the one key that
+// matches without regard to case. Two keys differing only in case with different values are
+// an error (no map order may decide).
+func (c *decoding) attr(key string) (string, bool, error) {
+	if v, ok := c.m.Attributes[key]; ok {
+		return v, true, nil
+	}
+	var keys []string
+	for k := range c.m.Attributes {
+		if strings.EqualFold(k, key) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return "", false, nil
+	}
+	sort.Strings(keys)
+	v := c.m.Attributes[keys[0]]
+	for _, k := range keys[1:] {
+		if c.m.Attributes[k] != v {
+			return "", false, c.invalid("attributes."+key, fmt.Sprintf("is given as %s and %s with different values",
+				quote(keys[0]), quote(k)), nil)
+		}
+	}
+	return v, true, nil
+}
+
+func (c *decoding) decode() (Result, error) {
+	ceType, isEvent, err := c.attr("ce-type")
+	if err != nil {
+		return Result{}, err
+	}
+	if n := len(c.m.Data); n > c.maxBytes() {
+		return Result{}, c.invalid("data", fmt.Sprintf("is %d bytes; the limit is %d", n, c.maxBytes()), nil)
+	}
+	if isEvent {
+		return c.decodeEvent(ceType)
+	}
+	return c.decodeRequest()
+}
+
+// requestJSON is the reconcile request contract. Pointers tell a missing field from an empty one.
+type requestJSON struct {
+	Owner          *string `json:"owner"`
+	Repo           *string `json:"repo"`
+	URL            *string `json:"url"`
+	SHA            *string `json:"sha"`
+	InstallationID *int64  `json:"installationId"`
+	Rerun          *bool   `json:"rerun"`
+}
+
+func (c *decoding) decodeRequest() (Result, error) {
+	var rj requestJSON
+	if err := c.unmarshal("", c.m.Data, &rj, true); err != nil {
+		return Result{}, err
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"owner", rj.Owner}, {"repo", rj.Repo}, {"url", rj.URL}, {"sha", rj.SHA}} {
+		if f.v == nil {
+			return Result{}, c.invalid(f.name, "is missing", nil)
+		}
+	}
+	req := Request{
+		Resource:   Resource{Owner: *rj.Owner, Repo: *rj.Repo, URL: *rj.URL},
+		SHA:        *rj.SHA,
+		DeliveryID: c.m.ID,
+	}
+	if rj.InstallationID != nil {
+		req.InstallationID = *rj.InstallationID
+	}
+	if rj.Rerun != nil {
+		req.Rerun = *rj.Rerun
+	}
+	if err := c.validate(&req, nil); err != nil {
+		return Result{}, err
+	}
+	return Result{Requests: []Request{req}}, nil
+}
+
+// validate runs Request.Validate and turns its *FieldError into an *InvalidMessageError,
+// naming the field by its path in the message (paths maps FieldError.Field to it).
+func (c *decoding) validate(r *Request, paths map[string]string) error {
+	err := r.Validate()
+	if err == nil {
+		return nil
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		return c.invalid("data", err.Error(), err)
+	}
+	field := fe.Field
+	if p, ok := paths[field]; ok {
+		field = p
+	}
+	return c.invalid(field, fe.Reason, fe)
+}
+
+// unmarshal decodes one JSON value from data into v, which must be all the data. prefix is
+// the JSON path of data in the message ("" for the whole data, else e.g. "body").
+func (c *decoding) unmarshal(prefix string, data []byte, v any, strict bool) error {
+	where := prefix
+	if where == "" {
+		where = "data"
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return c.invalid(where, "is empty", nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return c.jsonError(prefix, where, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return c.invalid(where, "has more data after its JSON value", err)
+	}
+	return nil
+}
+
+// jsonError describes a decoding error of encoding/json with the field it is about.
+func (c *decoding) jsonError(prefix, where string, err error) error {
+	join := func(field string) string {
+		if prefix == "" {
+			return field
+		}
+		return prefix + "." + field
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return c.invalid(where, fmt.Sprintf("is not valid JSON: %v (at byte %d)", syn, syn.Offset), err)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return c.invalid(where, "is not valid JSON: unexpected end of data", err)
+	case errors.As(err, &typ):
+		field := where
+		if typ.Field != "" {
+			field = join(typ.Field)
+		}
+		return c.invalid(field, fmt.Sprintf("is a JSON %s, want %s", typ.Value, kindName(typ.Type)), err)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if n, uerr := strconv.Unquote(name); uerr == nil {
+			name = n
+		}
+		return c.invalid(join(name), "is not a field of a reconcile request", err)
+	}
+	return c.invalid(where, "is not valid JSON: "+err.Error(), err)
+}
+
+// kindName names a Go type as the JSON it wants.
+func kindName(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "another type"
+}
+
+// quote quotes a value from the message for an error or a reason, cut to a readable length.
+func quote(s string) string {
+	const max = 100
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// The webhook relay's data: the time of the delivery, the GitHub headers, the payload.
+type relayData struct {
+	When    json.RawMessage `json:"when"`
+	Headers *relayHeaders   `json:"headers"`
+	Body    json.RawMessage `json:"body"`
+}
+
+type relayHeaders struct {
+	Event      string `json:"event"`
+	DeliveryID string `json:"delivery_id"`
+}
+
+// The few webhook payload fields we need; everything else is left alone, so that payloads
+// go-github refuses (non-RFC 3339 timestamps) decode as well.
+type whOwner struct {
+	Login string `json:"login"`
+}
+
+type whRepository struct {
+	ID       int64    `json:"id"`
+	Name     string   `json:"name"`
+	FullName string   `json:"full_name"`
+	HTMLURL  string   `json:"html_url"`
+	Owner    *whOwner `json:"owner"`
+}
+
+type whInstallation struct {
+	ID int64 `json:"id"`
+}
+
+type whApp struct {
+	ID int64 `json:"id"`
+}
+
+type whCommit struct {
+	SHA string `json:"sha"`
+}
+
+type whPullRequest struct {
+	Number  int       `json:"number"`
+	HTMLURL string    `json:"html_url"`
+	Head    *whCommit `json:"head"`
+}
+
+// whPRRef is an entry of check_run.pull_requests or check_suite.pull_requests. Its url is
+// the API URL, not the web URL.
+type whPRRef struct {
+	Number int `json:"number"`
+	Base   struct {
+		Repo struct {
+			ID int64 `json:"id"`
+		} `json:"repo"`
+	} `json:"base"`
+}
+
+type whCheck struct {
+	Name         string    `json:"name"`
+	HeadSHA      string    `json:"head_sha"`
+	App          *whApp    `json:"app"`
+	PullRequests []whPRRef `json:"pull_requests"`
+}
+
+type whCommon struct {
+	Action       *string         `json:"action"`
+	Repository   *whRepository   `json:"repository"`
+	Installation *whInstallation `json:"installation"`
+}
+
+func (c *decoding) decodeEvent(ceType string) (Result, error) {
+	if ceType == "" {
+		return Result{}, c.invalid("attributes.ce-type", "is empty", nil)
+	}
+	prefix := c.typePrefix()
+	event, ok := strings.CutPrefix(ceType, prefix+".")
+	if !ok {
+		return Result{Ignored: fmt.Sprintf("type %s is not from the relay prefix %s", quote(ceType), quote(prefix))}, nil
+	}
+	if event == "" {
+		return Result{}, c.invalid("attributes.ce-type", fmt.Sprintf("%s names no event after the prefix", quote(ceType)), nil)
+	}
+	switch event {
+	case "pull_request", "check_run", "check_suite":
+	default:
+		return Result{Ignored: fmt.Sprintf("event %s is not one we reconcile", quote(event))}, nil
+	}
+
+	var rd relayData
+	if err := c.unmarshal("", c.m.Data, &rd, false); err != nil {
+		return Result{}, err
+	}
+	if rd.Headers != nil && rd.Headers.Event != "" && rd.Headers.Event != event {
+		return Result{}, c.invalid("headers.event", fmt.Sprintf("is %s but ce-type names the event %s",
+			quote(rd.Headers.Event), quote(event)), nil)
+	}
+	if len(rd.Body) == 0 || string(rd.Body) == "null" {
+		return Result{}, c.invalid("body", "is missing", nil)
+	}
+	var common whCommon
+	if err := c.unmarshal("body", rd.Body, &common, false); err != nil {
+		return Result{}, err
+	}
+	if common.Action == nil {
+		return Result{}, c.invalid("body.action", "is missing", nil)
+	}
+	action := *common.Action
+	if ceAction, ok, err := c.attr("ce-action"); err != nil {
+		return Result{}, err
+	} else if ok && ceAction != action {
+		return Result{}, c.invalid("attributes.ce-action", fmt.Sprintf("is %s but the payload's action is %s",
+			quote(ceAction), quote(action)), nil)
+	}
+	repo := common.Repository
+	if subject, ok, err := c.attr("ce-subject"); err != nil {
+		return Result{}, err
+	} else if ok {
+		if repo == nil {
+			return Result{}, c.invalid("body.repository", fmt.Sprintf("is missing (ce-subject is %s)", quote(subject)), nil)
+		}
+		if name := repo.fullName(); !strings.EqualFold(subject, name) {
+			return Result{}, c.invalid("attributes.ce-subject", fmt.Sprintf("is %s but the payload's repository is %s",
+				quote(subject), quote(name)), nil)
+		}
+	}
+
+	deliveryID, _, err := c.attr("ce-id")
+	if err != nil {
+		return Result{}, err
+	}
+	if deliveryID == "" && rd.Headers != nil {
+		deliveryID = rd.Headers.DeliveryID
+	}
+	if deliveryID == "" {
+		deliveryID = c.m.ID
+	}
+	ev := webhookEvent{c: c, event: event, action: action, body: rd.Body, common: common, deliveryID: deliveryID}
+	switch event {
+	case "pull_request":
+		return ev.pullRequest()
+	case "check_run":
+		return ev.checkRun()
+	default:
+		return ev.checkSuite()
+	}
+}
+
+// fullName is owner/name of the repository, from owner.login and name when both are given.
+func (r *whRepository) fullName() string {
+	if r.Owner != nil && r.Owner.Login != "" && r.Name != "" {
+		return r.Owner.Login + "/" + r.Name
+	}
+	return r.FullName
+}
+
+// webhookEvent is a relay event of a kind we reconcile, attributes already checked.
+type webhookEvent struct {
+	c          *decoding
+	event      string
+	action     string
+	body       json.RawMessage
+	common     whCommon
+	deliveryID string
+}
+
+func (e *webhookEvent) ignoredAction() Result {
+	return Result{Ignored: fmt.Sprintf("%s action %s is not one we reconcile", e.event, quote(e.action))}
+}
+
+// repository returns the payload's repository with its owner, or an error naming what is missing.
+func (e *webhookEvent) repository() (*whRepository, error) {
+	r := e.common.Repository
+	switch {
+	case r == nil:
+		return nil, e.c.invalid("body.repository", "is missing", nil)
+	case r.Owner == nil:
+		return nil, e.c.invalid("body.repository.owner", "is missing", nil)
+	}
+	return r, nil
+}
+
+func (e *webhookEvent) installationID() int64 {
+	if e.common.Installation == nil {
+		return 0
+	}
+	return e.common.Installation.ID
+}
+
+func (e *webhookEvent) pullRequest() (Result, error) {
+	switch e.action {
+	case "opened", "reopened", "synchronize", "ready_for_review":
+	default:
+		return e.ignoredAction(), nil
+	}
+	var p struct {
+		PullRequest *whPullRequest `json:"pull_request"`
+	}
+	if err := e.c.unmarshal("body", e.body, &p, false); err != nil {
+		return Result{}, err
+	}
+	repo, err := e.repository()
+	if err != nil {
+		return Result{}, err
+	}
+	pr := p.PullRequest
+	switch {
+	case pr == nil:
+		return Result{}, e.c.invalid("body.pull_request", "is missing", nil)
+	case pr.Head == nil:
+		return Result{}, e.c.invalid("body.pull_request.head", "is missing", nil)
+	case pr.Number < 1:
+		return Result{}, e.c.invalid("body.pull_request.number", fmt.Sprintf("is %d; a pull request number is at least 1", pr.Number), nil)
+	}
+	if prURL, ok, err := e.c.attr("ce-pullrequesturl"); err != nil {
+		return Result{}, err
+	} else if ok && prURL != "" && !strings.EqualFold(prURL, pr.HTMLURL) {
+		return Result{}, e.c.invalid("attributes.ce-pullrequesturl", fmt.Sprintf("is %s but the payload's pull request is %s",
+			quote(prURL), quote(pr.HTMLURL)), nil)
+	}
+	req := Request{
+		Resource:       Resource{Owner: repo.Owner.Login, Repo: repo.Name, Number: pr.Number, URL: pr.HTMLURL},
+		SHA:            pr.Head.SHA,
+		InstallationID: e.installationID(),
+		DeliveryID:     e.deliveryID,
+	}
+	if err := e.c.validate(&req, map[string]string{
+		"owner":          "body.repository.owner.login",
+		"repo":           "body.repository.name",
+		"url":            "body.pull_request.html_url",
+		"number":         "body.pull_request.number",
+		"sha":            "body.pull_request.head.sha",
+		"installationId": "body.installation.id",
+	}); err != nil {
+		return Result{}, err
+	}
+	return Result{Requests: []Request{req}}, nil
+}
+
+func (e *webhookEvent) checkRun() (Result, error) {
+	switch e.action {
+	case "rerequested", "requested_action":
+	default:
+		return e.ignoredAction(), nil
+	}
+	var p struct {
+		CheckRun *whCheck `json:"check_run"`
+	}
+	if err := e.c.unmarshal("body", e.body, &p, false); err != nil {
+		return Result{}, err
+	}
+	run := p.CheckRun
+	if run == nil {
+		return Result{}, e.c.invalid("body.check_run", "is missing", nil)
+	}
+	d := e.c.d
+	if d.AppID != 0 {
+		var app int64
+		if run.App != nil {
+			app = run.App.ID
+		}
+		if app != d.AppID {
+			return Result{Ignored: fmt.Sprintf("check run %s belongs to app %d, not to ours (%d)", quote(run.Name), app, d.AppID)}, nil
+		}
+	}
+	if d.Identity != "" && run.Name != d.Identity {
+		return Result{Ignored: fmt.Sprintf("check run %s is not ours (%s)", quote(run.Name), quote(d.Identity))}, nil
+	}
+	return e.requestsForPRs("check_run", fmt.Sprintf("check run %s", quote(run.Name)), run, true)
+}
+
+func (e *webhookEvent) checkSuite() (Result, error) {
+	switch e.action {
+	case "requested", "rerequested":
+	default:
+		return e.ignoredAction(), nil
+	}
+	var p struct {
+		CheckSuite *whCheck `json:"check_suite"`
+	}
+	if err := e.c.unmarshal("body", e.body, &p, false); err != nil {
+		return Result{}, err
+	}
+	suite := p.CheckSuite
+	if suite == nil {
+		return Result{}, e.c.invalid("body.check_suite", "is missing", nil)
+	}
+	// A suite names the app it belongs to; only when it names another app is it not ours.
+	if d := e.c.d; d.AppID != 0 && suite.App != nil && suite.App.ID != 0 && suite.App.ID != d.AppID {
+		return Result{Ignored: fmt.Sprintf("check suite belongs to app %d, not to ours (%d)", suite.App.ID, d.AppID)}, nil
+	}
+	return e.requestsForPRs("check_suite", "check suite", suite, e.action == "rerequested")
+}
+
+// requestsForPRs makes one request at the check's head SHA for each pull request it lists.
+// The listed PRs carry API URLs, so the web URL is built from the repository's html_url.
+func (e *webhookEvent) requestsForPRs(field, what string, check *whCheck, rerun bool) (Result, error) {
+	repo, err := e.repository()
+	if err != nil {
+		return Result{}, err
+	}
+	if len(check.PullRequests) == 0 {
+		return Result{Ignored: fmt.Sprintf("%s at %s lists no pull requests (a fork's, or a branch without one)",
+			what, quote(check.HeadSHA))}, nil
+	}
+	base := strings.TrimSuffix(repo.HTMLURL, "/")
+	if base == "" {
+		return Result{}, e.c.invalid("body.repository.html_url", "is missing", nil)
+	}
+	var res Result
+	seen := make(map[int]bool)
+	for i, pr := range check.PullRequests {
+		numField := fmt.Sprintf("body.%s.pull_requests[%d].number", field, i)
+		if pr.Number < 1 {
+			return Result{}, e.c.invalid(numField, fmt.Sprintf("is %d; a pull request number is at least 1", pr.Number), nil)
+		}
+		if repo.ID != 0 && pr.Base.Repo.ID != 0 && pr.Base.Repo.ID != repo.ID {
+			continue // a pull request of another repository: its number means nothing here
+		}
+		if seen[pr.Number] {
+			continue
+		}
+		seen[pr.Number] = true
+		req := Request{
+			Resource: Resource{Owner: repo.Owner.Login, Repo: repo.Name, Number: pr.Number,
+				URL: base + "/pull/" + strconv.Itoa(pr.Number)},
+			SHA:            check.HeadSHA,
+			InstallationID: e.installationID(),
+			Rerun:          rerun,
+			DeliveryID:     e.deliveryID,
+		}
+		if err := e.c.validate(&req, map[string]string{
+			"owner":          "body.repository.owner.login",
+			"repo":           "body.repository.name",
+			"url":            "body.repository.html_url",
+			"number":         numField,
+			"sha":            "body." + field + ".head_sha",
+			"installationId": "body.installation.id",
+		}); err != nil {
+			return Result{}, err
+		}
+		res.Requests = append(res.Requests, req)
+	}
+	if len(res.Requests) == 0 {
+		return Result{Ignored: fmt.Sprintf("%s at %s lists no pull request of %s", what, quote(check.HeadSHA),
+			quote(repo.fullName()))}, nil
+	}
+	return res, nil
+}
