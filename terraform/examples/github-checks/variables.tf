@@ -1,0 +1,43 @@
+variable "project_id" {
+  description = "Project to deploy into."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the Cloud Run service."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "image" {
+  description = "Worker image in Artifact Registry, pinned by digest."
+  type        = string
+}
+
+variable "github_app_id" {
+  description = "The GitHub App's id (App settings, About)."
+  type        = number
+}
+
+variable "github_app_private_key_secret" {
+  description = "Existing Secret Manager secret (id) holding the App's PEM private key."
+  type        = string
+  default     = "prreconciler-github-app-key"
+}
+
+variable "identity" {
+  description = "Check run name the reconciler writes."
+  type        = string
+  default     = "prreconciler"
+}
+
+variable "relay_topics" {
+  description = "Topics to consume, keyed by short name (used in the subscription names)."
+  type        = map(string)
+}
+
+variable "deletion_protection" {
+  description = "Whether Terraform refuses to destroy the Cloud Run service."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,62 @@
+# The worker's identity: reads the App key, writes logs. Nothing else.
+resource "google_service_account" "worker" {
+  project      = var.project_id
+  account_id   = "${var.name}-worker"
+  display_name = "${var.name} worker (Cloud Run)"
+  description  = "Runs the ${var.name} Cloud Run service: reads the GitHub App key, writes logs."
+}
+
+# The identity Pub/Sub signs push requests with; the only principal allowed to invoke the service.
+resource "google_service_account" "push" {
+  project      = var.project_id
+  account_id   = "${var.name}-push"
+  display_name = "${var.name} Pub/Sub push"
+  description  = "OIDC identity of the Pub/Sub push subscriptions delivering to ${var.name}."
+}
+
+resource "google_secret_manager_secret_iam_member" "worker_reads_app_key" {
+  project   = var.project_id
+  secret_id = var.github_app_private_key_secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.worker.member
+}
+
+resource "google_project_iam_member" "worker_writes_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.worker.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "push_invokes_worker" {
+  project  = var.project_id
+  location = google_cloud_run_v2_service.worker.location
+  name     = google_cloud_run_v2_service.worker.name
+  role     = "roles/run.invoker"
+  member   = google_service_account.push.member
+}
+
+# Only for projects whose Pub/Sub service agent predates 2021-04-08: it then needs to mint
+# tokens for the push account, and for that account only.
+resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
+  count = var.grant_pubsub_token_creator ? 1 : 0
+
+  service_account_id = google_service_account.push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter.id
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_source" {
+  for_each = google_pubsub_subscription.push
+
+  project      = var.project_id
+  subscription = each.value.id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}

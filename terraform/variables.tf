@@ -1,0 +1,270 @@
+variable "project_id" {
+  description = "Project the worker, its service accounts, subscriptions and dead-letter topic live in."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][-a-z0-9]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id (6-30 characters: lower-case letters, digits, hyphens)."
+  }
+}
+
+variable "region" {
+  description = "Region of the Cloud Run service, e.g. europe-west1."
+  type        = string
+}
+
+variable "name" {
+  description = "Base name: the Cloud Run service's name, and the prefix of the service accounts (<name>-worker, <name>-push), subscriptions and dead-letter topic."
+  type        = string
+  default     = "prreconciler"
+
+  validation {
+    # <name>-worker must fit a service account id (6-30 characters).
+    condition     = can(regex("^[a-z]([-a-z0-9]{0,21}[a-z0-9])?$", var.name))
+    error_message = "name must be 1-23 characters of lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "image" {
+  description = "Container image of the worker (built from the repository's Dockerfile), preferably pinned by digest: REGION-docker.pkg.dev/PROJECT/REPO/prreconciler@sha256:..."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.image)) > 0
+    error_message = "image must not be empty."
+  }
+}
+
+variable "github_app_id" {
+  description = "The GitHub App's numeric id (GITHUB_APP_ID)."
+  type        = number
+
+  validation {
+    condition     = var.github_app_id >= 1 && floor(var.github_app_id) == var.github_app_id
+    error_message = "github_app_id must be a positive integer."
+  }
+}
+
+variable "github_app_private_key_secret" {
+  description = "Existing Secret Manager secret holding the App's PEM private key: its secret id (same project) or projects/PROJECT/secrets/SECRET. Exposed to the worker as GITHUB_APP_PRIVATE_KEY; only the worker's service account may read it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^(projects/[^/]+/secrets/)?[A-Za-z0-9_-]{1,255}$", var.github_app_private_key_secret))
+    error_message = "github_app_private_key_secret must be a secret id or projects/PROJECT/secrets/SECRET."
+  }
+}
+
+variable "github_app_private_key_secret_version" {
+  description = "Version of the key's secret the worker reads: \"latest\" (new revisions pick up a rotated key) or a version number."
+  type        = string
+  default     = "latest"
+
+  validation {
+    condition     = can(regex("^(latest|[1-9][0-9]*)$", var.github_app_private_key_secret_version))
+    error_message = "github_app_private_key_secret_version must be \"latest\" or a positive version number."
+  }
+}
+
+variable "identity" {
+  description = "The reconciler's identity: the name of the check run it writes (IDENTITY)."
+  type        = string
+
+  validation {
+    condition     = length(var.identity) >= 1 && length(var.identity) <= 100 && !can(regex("[<>\\r\\n]", var.identity))
+    error_message = "identity must be 1-100 characters without '<', '>' or line breaks."
+  }
+}
+
+variable "github_api_url" {
+  description = "GitHub REST API root (GITHUB_API_URL): https://api.github.com/ or, for GitHub Enterprise Server, https://HOST/api/v3/."
+  type        = string
+  default     = "https://api.github.com/"
+
+  validation {
+    condition     = can(regex("^https?://[^/]+", var.github_api_url))
+    error_message = "github_api_url must be an http(s) URL."
+  }
+}
+
+variable "relay_topics" {
+  description = "Topics the worker consumes, keyed by a short name: { key = topic }. The topic is a topic id (projects/PROJECT/topics/TOPIC, any project) or a bare topic name in project_id. Each gets one push subscription named <name>-<key>. The topics carry reconcile requests and/or webhook relay CloudEvents."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.relay_topics) >= 1
+    error_message = "relay_topics must name at least one topic."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.relay_topics) : can(regex("^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$", k))])
+    error_message = "relay_topics keys become subscription names: 1-42 lower-case letters, digits and hyphens."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.relay_topics) : can(regex("^(projects/[^/]+/topics/)?[A-Za-z][-A-Za-z0-9._~+%]{2,254}$", t))])
+    error_message = "relay_topics values must be topic names or projects/PROJECT/topics/TOPIC."
+  }
+}
+
+variable "relay_type_prefix" {
+  description = "CloudEvents type prefix of the webhook relay (RELAY_TYPE_PREFIX): the relay sets attribute ce-type = <prefix>.<github event>."
+  type        = string
+  default     = "dev.chainguard.github"
+
+  validation {
+    condition     = length(var.relay_type_prefix) > 0 && !can(regex("[\"\\\\]", var.relay_type_prefix))
+    error_message = "relay_type_prefix must be non-empty and contain no quote or backslash (it is quoted in the subscription filter)."
+  }
+}
+
+variable "filter_events" {
+  description = "GitHub events the subscriptions deliver, by the relay's ce-type attribute; messages without ce-type (plain reconcile requests) always pass. Others are acknowledged by Pub/Sub without delivery. Empty: no filter. Changing it recreates the subscriptions (a filter is immutable), dropping their backlog."
+  type        = list(string)
+  default     = ["pull_request", "check_run", "check_suite"]
+
+  validation {
+    condition     = alltrue([for e in var.filter_events : can(regex("^[a-z_]+$", e))])
+    error_message = "filter_events must be GitHub event names such as pull_request."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Dead-letter policy: deliveries of a message before it goes to the dead-letter topic (5-100). Also the worker's MAX_DELIVERY_ATTEMPTS: at the last attempt a transient failure completes the check run as failed."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
+    error_message = "max_delivery_attempts must be an integer from 5 to 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "retry_minimum_backoff" {
+  description = "Retry policy: the smallest delay before a nacked message is redelivered, in seconds with an s suffix (0s-600s)."
+  type        = string
+  default     = "10s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.retry_minimum_backoff)) && try(tonumber(trimsuffix(var.retry_minimum_backoff, "s")) <= 600, false)
+    error_message = "retry_minimum_backoff must be a duration such as \"10s\", at most 600s."
+  }
+}
+
+variable "retry_maximum_backoff" {
+  description = "Retry policy: the largest delay before a nacked message is redelivered, in seconds with an s suffix (0s-600s)."
+  type        = string
+  default     = "600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.retry_maximum_backoff)) && try(tonumber(trimsuffix(var.retry_maximum_backoff, "s")) <= 600, false)
+    error_message = "retry_maximum_backoff must be a duration such as \"600s\", at most 600s."
+  }
+}
+
+variable "dead_letter_retention" {
+  description = "How long the dead-letter topic and its pull subscription keep messages, in seconds with an s suffix (at most 31 days, 2678400s)."
+  type        = string
+  default     = "2678400s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.dead_letter_retention)) && try(tonumber(trimsuffix(var.dead_letter_retention, "s")) >= 600 && tonumber(trimsuffix(var.dead_letter_retention, "s")) <= 2678400, false)
+    error_message = "dead_letter_retention must be between 600s and 2678400s (31 days)."
+  }
+}
+
+variable "concurrency" {
+  description = "Requests (messages) one instance handles at once: Cloud Run's max_instance_request_concurrency and the worker's MAX_IN_FLIGHT."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.concurrency >= 1 && var.concurrency <= 1000 && floor(var.concurrency) == var.concurrency
+    error_message = "concurrency must be an integer from 1 to 1000."
+  }
+}
+
+variable "min_instances" {
+  description = "Minimum number of instances (0 scales to zero between deliveries)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.min_instances >= 0 && floor(var.min_instances) == var.min_instances
+    error_message = "min_instances must be a non-negative integer."
+  }
+}
+
+variable "max_instances" {
+  description = "Maximum number of instances; with concurrency it bounds the GitHub calls made at once."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_instances >= 1 && floor(var.max_instances) == var.max_instances
+    error_message = "max_instances must be a positive integer."
+  }
+}
+
+variable "reconcile_timeout_seconds" {
+  description = "Deadline of one reconcile in seconds (RECONCILE_TIMEOUT), GitHub calls included. Below the 600 s request timeout and ack deadline, leaving time to write the check run."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.reconcile_timeout_seconds >= 1 && var.reconcile_timeout_seconds <= 570 && floor(var.reconcile_timeout_seconds) == var.reconcile_timeout_seconds
+    error_message = "reconcile_timeout_seconds must be an integer from 1 to 570 (below the 600 s request timeout)."
+  }
+}
+
+variable "log_level" {
+  description = "Worker log level (LOG_LEVEL): debug, info, warn or error."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be debug, info, warn or error."
+  }
+}
+
+variable "cpu" {
+  description = "CPU limit of the container, e.g. \"1\"."
+  type        = string
+  default     = "1"
+}
+
+variable "memory" {
+  description = "Memory limit of the container, e.g. \"512Mi\"."
+  type        = string
+  default     = "512Mi"
+}
+
+variable "ingress" {
+  description = "Network ingress of the service: INGRESS_TRAFFIC_ALL (default; access is still IAM-only, only the push account may invoke), INGRESS_TRAFFIC_INTERNAL_ONLY or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER. See the module README before restricting it."
+  type        = string
+  default     = "INGRESS_TRAFFIC_ALL"
+
+  validation {
+    condition     = contains(["INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"], var.ingress)
+    error_message = "ingress must be INGRESS_TRAFFIC_ALL, INGRESS_TRAFFIC_INTERNAL_ONLY or INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Whether Terraform refuses to destroy the Cloud Run service."
+  type        = bool
+  default     = true
+}
+
+variable "grant_pubsub_token_creator" {
+  description = "Grant the Pub/Sub service agent roles/iam.serviceAccountTokenCreator on the push service account only. Needed for projects created before 2021-04-08 to mint the push OIDC tokens."
+  type        = bool
+  default     = false
+}
+
+variable "labels" {
+  description = "Labels put on the service, topic and subscriptions."
+  type        = map(string)
+  default     = {}
+}
