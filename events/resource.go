@@ -160,13 +160,13 @@ func splitPRURL(raw string) (owner, repo string, number int, err error) {
 		return bad("is not a URL")
 	}
 	switch {
-	case u.Scheme != "https":
+	case u.Scheme != "https" || !strings.HasPrefix(raw, "https://"):
 		return bad("must use https")
 	case u.Host == "" || u.Hostname() == "":
 		return bad("has no host")
 	case u.User != nil:
 		return bad("must not carry user information")
-	case u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" || strings.ContainsAny(raw, "?#"):
 		return bad("must not have a query or fragment")
 	case u.RawPath != "":
 		return bad("must not have escaped characters in its path")
