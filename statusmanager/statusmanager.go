@@ -1,0 +1,224 @@
+package statusmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/compute/metadata"
+	"github.com/google/go-github/v60/github"
+
+	"github.com/prreconciler/prreconciler/events"
+)
+
+// Status represents the overall status of reconciliation
+type Status[T any] struct {
+	// ObservedGeneration is the last commit SHA that was fully processed
+	ObservedGeneration string `json:"observedGeneration"`
+	// Status represents the current status of the check run
+	// Can be: "queued", "in_progress", or "completed"
+	Status string `json:"status"`
+	// Conclusion represents the conclusion when status is "completed"
+	// Can be: "action_required", "cancelled", "failure", "neutral",
+	// "success", "skipped", "stale", or "timed_out"
+	Conclusion string `json:"conclusion,omitempty"`
+	// Details contains reconciler-specific state data
+	Details T `json:"details"`
+}
+
+// Annotated is an interface for types that can provide GitHub check run annotations
+type Annotated interface {
+	Annotations() []*github.CheckRunAnnotation
+}
+
+// ErrInvalidStatus is returned (wrapped) by SetActualState for a status GitHub would refuse;
+// it is detected before any request and is permanent.
+var ErrInvalidStatus = errors.New("statusmanager: invalid status")
+
+// ErrReadOnly is returned by SetActualState on a session of a read-only manager.
+var ErrReadOnly = errors.New("statusmanager: read-only status manager")
+
+// Option configures a StatusManager.
+type Option func(*options)
+
+type options struct {
+	appID      int64
+	detailsURL *string // nil: Cloud Logging link when a project is known; "" : none
+	project    *string
+	service    *string
+	readOnly   bool
+	getenv     func(string) string
+}
+
+// WithAppID sets the GitHub App whose check runs are trusted: only runs it created are read
+// back. Without it, GITHUB_APP_ID from the environment is used.
+func WithAppID(id int64) Option { return func(o *options) { o.appID = id } }
+
+// WithDetailsURL sets the details URL of every check run written, instead of the Cloud
+// Logging link.
+func WithDetailsURL(url string) Option { return func(o *options) { o.detailsURL = &url } }
+
+// WithoutDetailsURL writes check runs without a details URL.
+func WithoutDetailsURL() Option { return WithDetailsURL("") }
+
+// WithProject sets the Google Cloud project and Cloud Run service the details link queries,
+// instead of GOOGLE_CLOUD_PROJECT / K_SERVICE and the metadata server.
+func WithProject(project, service string) Option {
+	return func(o *options) { o.project, o.service = &project, &service }
+}
+
+// ReadOnly makes a manager that only reads status: SetActualState returns ErrReadOnly. Use
+// it for dashboards and for gathering history with ObservedStateAtSHA.
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
+// WithGetenv replaces os.Getenv for the environment lookups of NewStatusManager (tests).
+func WithGetenv(getenv func(string) string) Option { return func(o *options) { o.getenv = getenv } }
+
+// StatusManager manages reconciliation status via GitHub Check Runs
+type StatusManager[T any] struct {
+	identity   string
+	appID      int64
+	readOnly   bool
+	detailsURL *string
+	project    string
+	service    string
+	etags      *etagCache
+}
+
+// metadataTimeout bounds the metadata server lookup: it is only tried on Cloud Run, where
+// it answers in milliseconds; elsewhere it must not delay start-up.
+const metadataTimeout = 2 * time.Second
+
+// NewStatusManager creates a new status manager with the given identity
+//
+// The identity is the check run name. The App to trust comes from WithAppID or
+// GITHUB_APP_ID; the Google Cloud project for the details link from WithProject,
+// GOOGLE_CLOUD_PROJECT, or (on Cloud Run only) the metadata server.
+func NewStatusManager[T any](ctx context.Context, identity string, opts ...Option) (*StatusManager[T], error) {
+	o := options{getenv: os.Getenv}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if identity == "" || len(identity) > 100 || strings.ContainsAny(identity, "<>\r\n") {
+		return nil, fmt.Errorf("statusmanager: identity %q must be 1 to 100 characters without '<', '>' or line breaks", identity)
+	}
+	sm := &StatusManager[T]{identity: identity, appID: o.appID, readOnly: o.readOnly, detailsURL: o.detailsURL, etags: newETagCache(1024)}
+	if sm.appID == 0 {
+		if v := o.getenv("GITHUB_APP_ID"); v != "" {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id <= 0 {
+				return nil, fmt.Errorf("statusmanager: GITHUB_APP_ID %q is not an App id", v)
+			}
+			sm.appID = id
+		}
+	}
+	if sm.appID <= 0 {
+		return nil, errors.New("statusmanager: no GitHub App id: pass WithAppID or set GITHUB_APP_ID (only runs of our App are trusted)")
+	}
+	if o.project != nil {
+		sm.project, sm.service = *o.project, *o.service
+	} else if sm.detailsURL == nil {
+		sm.project, sm.service = o.getenv("GOOGLE_CLOUD_PROJECT"), o.getenv("K_SERVICE")
+		if sm.project == "" && sm.service != "" {
+			mctx, cancel := context.WithTimeout(ctx, metadataTimeout)
+			// Off GCP the link is simply omitted, so a failed lookup is not an error.
+			if p, err := metadata.ProjectIDWithContext(mctx); err == nil {
+				sm.project = p
+			}
+			cancel()
+		}
+	}
+	return sm, nil
+}
+
+// Identity returns the check run name.
+func (sm *StatusManager[T]) Identity() string { return sm.identity }
+
+// AppID returns the id of the GitHub App whose runs are trusted.
+func (sm *StatusManager[T]) AppID() int64 { return sm.appID }
+
+// Session represents a reconciliation session for a specific resource
+type Session[T any] struct {
+	sm     *StatusManager[T]
+	client *github.Client
+	res    *events.Resource
+	sha    string
+
+	mu  sync.Mutex
+	run *github.CheckRun // our newest run on sha, once read or written
+}
+
+// NewSession creates a new reconciliation session for a GitHub resource and SHA. The resource provides owner, repo, and URL (used as key for log filtering). The SHA is the commit to attach check runs to.
+func (sm *StatusManager[T]) NewSession(client *github.Client, res *events.Resource, sha string) *Session[T] {
+	return &Session[T]{sm: sm, client: client, res: res, sha: strings.ToLower(sha)}
+}
+
+// ObservedState retrieves the last observed state for the current SHA
+//
+// It returns nil and no error when no check run of ours exists on the SHA, or when ours
+// carries no readable status. The read is conditional: an unchanged check run costs no rate
+// limit.
+func (s *Session[T]) ObservedState(ctx context.Context) (*Status[T], error) {
+	run, err := s.sm.latestRun(ctx, s.client, s.res, s.sha)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.run = run
+	s.mu.Unlock()
+	return s.sm.statusOf(run), nil
+}
+
+// ObservedStateAtSHA retrieves the status for a specific commit SHA without creating a session. This is useful for gathering historical status across multiple commits.
+func (sm *StatusManager[T]) ObservedStateAtSHA(ctx context.Context, client *github.Client, res *events.Resource, sha string) (*Status[T], error) {
+	run, err := sm.latestRun(ctx, client, res, strings.ToLower(sha))
+	if err != nil {
+		return nil, err
+	}
+	return sm.statusOf(run), nil
+}
+
+func (sm *StatusManager[T]) statusOf(run *github.CheckRun) *Status[T] {
+	if run == nil || run.GetOutput() == nil {
+		return nil
+	}
+	st, err := DecodeSummary[T](sm.identity, run.GetOutput().GetSummary())
+	if err != nil {
+		// A corrupt or missing marker means "no status" for the reconciler, which then does
+		// the work again; DecodeSummary tells callers that need to know why.
+		return nil
+	}
+	return st
+}
+
+// CheckRun returns the check run the session last read or wrote, nil before that.
+func (s *Session[T]) CheckRun() *github.CheckRun {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.run
+}
+
+// ResetForRerun makes the next SetActualState create a new check run even when the
+// session's run is still in progress, leaving the old run as history.
+func (s *Session[T]) ResetForRerun() {
+	s.mu.Lock()
+	s.run = nil
+	s.mu.Unlock()
+}
+
+// DetailsURL returns the details URL the session writes: the override, or the Cloud Logging
+// query of this PR and SHA when the project is known, or "".
+func (s *Session[T]) DetailsURL() string {
+	if s.sm.detailsURL != nil {
+		return *s.sm.detailsURL
+	}
+	if s.sm.project == "" {
+		return ""
+	}
+	return DetailsURL(s.sm.project, s.sm.service, s.res, s.sha)
+}
