@@ -1,0 +1,30 @@
+package hygiene_test
+
+import (
+	"fmt"
+
+	"github.com/prreconciler/prreconciler/hygiene"
+)
+
+func ExampleCheck() {
+	patch := "@@ -1,2 +1,7 @@\n" +
+		" package main\n" +
+		"+<<<<<<< HEAD\n" +
+		"+const x = 1\n" +
+		"+=======\n" +
+		"+const x = 2\n" +
+		"+>>>>>>> feature\n" +
+		" \n" +
+		"@@ -20,2 +24,3 @@ func main() {\n" +
+		" \tfmt.Println(x)\n" +
+		"+\tconst key = `-----BEGIN RSA PRIVATE KEY-----`\n" +
+		" }\n"
+	for _, f := range hygiene.Check("main.go", patch, hygiene.Options{}) {
+		fmt.Printf("%s:%d %s %s: %s\n", f.Path, f.Line, f.Level, f.Kind, f.Message)
+	}
+	// Output:
+	// main.go:2 failure conflict-marker: Merge conflict marker "<<<<<<<" on an added line: resolve the conflict before merging.
+	// main.go:4 failure conflict-marker: Merge conflict marker "=======" on an added line: resolve the conflict before merging.
+	// main.go:6 failure conflict-marker: Merge conflict marker ">>>>>>>" on an added line: resolve the conflict before merging.
+	// main.go:25 failure private-key: Private key committed (RSA): remove it from the change and revoke or rotate it, it stays readable in the branch history.
+}
