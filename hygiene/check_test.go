@@ -147,16 +147,16 @@ func TestCheck(t *testing.T) {
 		{name: "bytes over the limit", path: "big.txt", patch: hunk(1, strings.Repeat("x", 100)), opts: small, want: []at{{0, KindLargeFileBytes, LevelWarning}}},
 		{name: "bytes at the limit", path: "big.txt", patch: hunk(1, strings.Repeat("x", 99)), opts: small, want: []at{}},
 		{
-			name: "only added lines count",
-			path: "big.txt",
+			name:  "only added lines count",
+			path:  "big.txt",
 			patch: "@@ -1,6 +1,3 @@\n a\n b\n c\n-d\n-e\n-f\n",
-			opts: small, want: []at{},
+			opts:  small, want: []at{},
 		},
 		{
-			name: "default limits",
-			path: "gen.go",
+			name:  "default limits",
+			path:  "gen.go",
 			patch: hunk(1, strings.Split(strings.Repeat("x\n", DefaultMaxFileLines+1), "\n")[:DefaultMaxFileLines+1]...),
-			want: []at{{0, KindLargeFile, LevelWarning}},
+			want:  []at{{0, KindLargeFile, LevelWarning}},
 		},
 		{
 			name:  "large file with a conflict",
