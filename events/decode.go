@@ -108,12 +108,31 @@ type Decoder struct {
 
 // Decode returns the requests a message asks for.
 //
-// A message whose attribute ce-type is set is a webhook relay CloudEvent; any other message
-// carries a reconcile request as JSON (see the package documentation of the contracts). A
-// message that is valid but not for us gives no requests and a non-empty Result.Ignored, and
-// no error. A malformed or invalid message gives a *InvalidMessageError naming the field and
-// the reason; it matches ErrInvalidMessage and is permanent. Decode never panics, and every
-// request it returns passes Request.Validate.
+// A message without the attribute ce-type carries a reconcile request as JSON:
+//
+//	{"owner":"octo-org","repo":"hello-world","url":"https://github.com/octo-org/hello-world/pull/7",
+//	 "sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e","installationId":42,"rerun":false}
+//
+// installationId and rerun are optional, other fields are refused, the PR number comes from
+// the URL and the delivery id is the message id.
+//
+// A message with ce-type is a webhook relay CloudEvent: ce-type is "<prefix>.<event>", the
+// data {"when":..., "headers":{"event":..., "delivery_id":...}, "body":<webhook payload>}.
+// ce-subject (owner/repo), ce-action and ce-pullrequesturl, when present, must agree with the
+// payload. The delivery id is ce-id, else headers.delivery_id, else the message id.
+// pull_request opened, reopened, synchronize and ready_for_review give a request at the head
+// SHA; check_run rerequested and requested_action of a run of ours give a rerun at its head
+// SHA for each pull request it lists; check_suite requested and rerequested give a request
+// (a rerun for rerequested) at its head SHA for each pull request it lists. The web URL of a
+// listed pull request is the repository's html_url + "/pull/" + its number. Other types,
+// events and actions, runs and suites of other apps, and runs listing no pull request are
+// ignored.
+//
+// A message that is valid but not for us gives no requests and a non-empty Result.Ignored,
+// and no error. A malformed or invalid message (including data over MaxBytes) gives a
+// *InvalidMessageError naming the field and the reason; it matches ErrInvalidMessage and is
+// permanent. Decode never panics, is deterministic, and every request it returns passes
+// Request.Validate.
 func (d *Decoder) Decode(m *Message) (Result, error) {
 	if m == nil {
 		return Result{}, &InvalidMessageError{Field: "message", Reason: "is nil"}
