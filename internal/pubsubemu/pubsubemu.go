@@ -1,0 +1,329 @@
+// Package pubsubemu runs the real Google Cloud Pub/Sub emulator for tests and offers helpers
+// to create topics and push, pull and dead-letter subscriptions on it with the v2 client.
+package pubsubemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// DefaultBinary is where the Google Cloud SDK installs the emulator's launcher.
+const DefaultBinary = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+
+// BinaryEnv names an environment variable that, when set, overrides DefaultBinary.
+const BinaryEnv = "PUBSUB_EMULATOR_BINARY"
+
+// StartTimeout bounds how long Start waits for the emulator to accept connections.
+const StartTimeout = 60 * time.Second
+
+// Emulator is a running Pub/Sub emulator process.
+type Emulator struct {
+	// Host is the emulator's address, "127.0.0.1:PORT".
+	Host string
+
+	cmd  *exec.Cmd
+	pid  int
+	log  *lockedBuffer
+	done chan struct{}
+
+	mu      sync.Mutex
+	clients []*pubsub.Client
+	stopped bool
+}
+
+// Start starts an emulator on a free port and stops it in t.Cleanup. It skips the test when
+// the emulator is not installed and fails it when the emulator does not come up within
+// StartTimeout.
+func Start(t testing.TB) *Emulator {
+	t.Helper()
+	e, err := StartProcess()
+	if errors.Is(err, errNoBinary) {
+		t.Skipf("pubsubemu: %v (install the Google Cloud SDK's pubsub-emulator component, or set %s)", err, BinaryEnv)
+	}
+	if err != nil {
+		t.Fatalf("pubsubemu: %v", err)
+	}
+	t.Cleanup(e.Stop)
+	return e
+}
+
+var errNoBinary = errors.New("Pub/Sub emulator not found")
+
+// StartProcess is Start without a testing.TB, for TestMain: the caller must call Stop. It
+// returns an error matching the missing-binary case when the emulator is not installed.
+func StartProcess() (*Emulator, error) {
+	bin := os.Getenv(BinaryEnv)
+	if bin == "" {
+		bin = DefaultBinary
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", errNoBinary, bin, err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	host := "127.0.0.1:" + strconv.Itoa(port)
+	log := &lockedBuffer{}
+	cmd := exec.Command(bin, "--host=127.0.0.1", "--port="+strconv.Itoa(port))
+	cmd.Stdout = log
+	cmd.Stderr = log
+	// Its own process group: the launcher is a shell script that starts java, and Stop
+	// kills the whole group by the pid we started, never anything else.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	e := &Emulator{Host: host, cmd: cmd, pid: cmd.Process.Pid, log: log, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(e.done)
+	}()
+	deadline := time.Now().Add(StartTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", host, time.Second)
+		if err == nil {
+			c.Close()
+			return e, nil
+		}
+		select {
+		case <-e.done:
+			return nil, fmt.Errorf("emulator exited before listening on %s; its output:\n%s", host, log.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.Stop()
+			return nil, fmt.Errorf("emulator not listening on %s after %s; its output:\n%s", host, StartTimeout, log.String())
+		}
+	}
+}
+
+// Stop closes the clients made by Client and kills the emulator's process group (by the pid
+// Start started). It is idempotent.
+func (e *Emulator) Stop() {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return
+	}
+	e.stopped = true
+	clients := e.clients
+	e.clients = nil
+	e.mu.Unlock()
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	_ = syscall.Kill(-e.pid, syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-e.pid, syscall.SIGKILL)
+		<-e.done
+	}
+}
+
+// Output returns what the emulator wrote so far, for failure messages.
+func (e *Emulator) Output() string { return e.log.String() }
+
+// Client returns a v2 client of the emulator for project, closed by Stop.
+func (e *Emulator) Client(ctx context.Context, project string) (*pubsub.Client, error) {
+	c, err := pubsub.NewClient(ctx, project, e.ClientOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		c.Close()
+		return nil, errors.New("pubsubemu: emulator stopped")
+	}
+	e.clients = append(e.clients, c)
+	return c, nil
+}
+
+// ClientOptions are the options that connect a Pub/Sub client to the emulator without
+// credentials (what PUBSUB_EMULATOR_HOST would set, without touching the environment).
+func (e *Emulator) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(e.Host),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		option.WithoutAuthentication(),
+		option.WithTelemetryDisabled(),
+	}
+}
+
+// TopicName is the fully qualified name of a topic.
+func TopicName(project, id string) string { return "projects/" + project + "/topics/" + id }
+
+// SubscriptionName is the fully qualified name of a subscription.
+func SubscriptionName(project, id string) string {
+	return "projects/" + project + "/subscriptions/" + id
+}
+
+// CreateTopic creates the topic id in the client's project and returns its full name.
+func CreateTopic(ctx context.Context, c *pubsub.Client, id string) (string, error) {
+	name := TopicName(c.Project(), id)
+	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: name}); err != nil {
+		return "", fmt.Errorf("create topic %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// SubscriptionConfig describes a subscription for CreateSubscription.
+type SubscriptionConfig struct {
+	// ID is the subscription's short name (in the client's project).
+	ID string
+	// Topic is the topic's short or full name.
+	Topic string
+	// PushEndpoint, when set, makes a push subscription to this URL.
+	PushEndpoint string
+	// Unwrapped pushes the raw data instead of the JSON envelope; WriteMetadata then adds
+	// the message id, publish time and attributes as headers.
+	Unwrapped, WriteMetadata bool
+	// AckDeadline is the ack deadline (10 s to 600 s; 0 means 10 s).
+	AckDeadline time.Duration
+	// DeadLetterTopic, when set, adds a dead-letter policy to this topic (short or full
+	// name) with MaxDeliveryAttempts (5 to 100; 0 means 5).
+	DeadLetterTopic     string
+	MaxDeliveryAttempts int
+	// MinBackoff and MaxBackoff, when either is set, add a retry policy.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// CreateSubscription creates a subscription as cfg describes and returns its full name.
+func CreateSubscription(ctx context.Context, c *pubsub.Client, cfg SubscriptionConfig) (string, error) {
+	project := c.Project()
+	full := func(kind, n string) string {
+		if strings.HasPrefix(n, "projects/") {
+			return n
+		}
+		return "projects/" + project + "/" + kind + "/" + n
+	}
+	sub := &pubsubpb.Subscription{
+		Name:  SubscriptionName(project, cfg.ID),
+		Topic: full("topics", cfg.Topic),
+	}
+	if cfg.AckDeadline > 0 {
+		sub.AckDeadlineSeconds = int32(cfg.AckDeadline / time.Second)
+	}
+	if cfg.PushEndpoint != "" {
+		pc := &pubsubpb.PushConfig{PushEndpoint: cfg.PushEndpoint}
+		if cfg.Unwrapped {
+			pc.Wrapper = &pubsubpb.PushConfig_NoWrapper_{NoWrapper: &pubsubpb.PushConfig_NoWrapper{WriteMetadata: cfg.WriteMetadata}}
+		} else {
+			pc.Wrapper = &pubsubpb.PushConfig_PubsubWrapper_{PubsubWrapper: &pubsubpb.PushConfig_PubsubWrapper{}}
+		}
+		sub.PushConfig = pc
+	}
+	if cfg.DeadLetterTopic != "" {
+		n := cfg.MaxDeliveryAttempts
+		if n == 0 {
+			n = 5
+		}
+		sub.DeadLetterPolicy = &pubsubpb.DeadLetterPolicy{
+			DeadLetterTopic:     full("topics", cfg.DeadLetterTopic),
+			MaxDeliveryAttempts: int32(n),
+		}
+	}
+	if cfg.MinBackoff > 0 || cfg.MaxBackoff > 0 {
+		sub.RetryPolicy = &pubsubpb.RetryPolicy{
+			MinimumBackoff: durationpb.New(cfg.MinBackoff),
+			MaximumBackoff: durationpb.New(cfg.MaxBackoff),
+		}
+	}
+	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, sub); err != nil {
+		return "", fmt.Errorf("create subscription %s: %w", sub.Name, err)
+	}
+	return sub.Name, nil
+}
+
+// Publish publishes one message to topic (short or full name) and waits for its id.
+func Publish(ctx context.Context, c *pubsub.Client, topic string, data []byte, attrs map[string]string) (string, error) {
+	p := c.Publisher(topic)
+	defer p.Stop()
+	return p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// lockedBuffer collects the emulator's output; the process writes while tests read.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.b.Len() > 1<<20 {
+		return len(p), nil // enough to diagnose; do not grow without bound
+	}
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+var shared struct {
+	mu  sync.Mutex
+	e   *Emulator
+	err error
+}
+
+// Shared returns the emulator shared by every test of the binary, starting it on first use
+// (skipping the test when the emulator is not installed). Call StopShared from TestMain
+// after m.Run to stop it.
+func Shared(t testing.TB) *Emulator {
+	t.Helper()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.e == nil && shared.err == nil {
+		shared.e, shared.err = StartProcess()
+	}
+	if errors.Is(shared.err, errNoBinary) {
+		t.Skipf("pubsubemu: %v (install the Google Cloud SDK's pubsub-emulator component, or set %s)", shared.err, BinaryEnv)
+	}
+	if shared.err != nil {
+		t.Fatalf("pubsubemu: %v", shared.err)
+	}
+	return shared.e
+}
+
+// StopShared stops the emulator Shared started, if any.
+func StopShared() {
+	shared.mu.Lock()
+	e := shared.e
+	shared.e = nil
+	shared.mu.Unlock()
+	if e != nil {
+		e.Stop()
+	}
+}
