@@ -209,7 +209,7 @@ func checkPatch(c *collector, filePath, patch string, opts Options) {
 		open                bool        // a "<<<<<<< " was added and not yet closed
 		pending             []separator // doc files: "=======" / "|||||||" lines waiting for a closing ">>>>>>> "
 		pendingOver         int         // pending separators beyond the ones remembered
-		conflictMessageBase = "Merge conflict marker %s on an added line: resolve the conflict before merging."
+		conflictMessageBase = "Merge conflict marker %s: resolve the conflict before merging."
 	)
 	conflict := func(line int, marker string) {
 		c.add(Finding{Path: filePath, Line: line, Kind: KindConflictMarker, Level: LevelFailure,
@@ -287,8 +287,7 @@ func checkPatch(c *collector, filePath, patch string, opts Options) {
 			if strings.Contains(text, "-----BEGIN ") {
 				if kind, ok := privateKeyKind(text); ok {
 					c.add(Finding{Path: filePath, Line: line, Kind: KindPrivateKey, Level: LevelFailure,
-						Message: "Private key committed (" + kind + "): remove it from the change and revoke or rotate it, " +
-							"it stays readable in the branch history."})
+						Message: "Private key (" + kind + ") committed: remove it, and revoke it as it stays in the branch history."})
 				}
 			}
 		default:

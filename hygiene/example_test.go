@@ -23,8 +23,8 @@ func ExampleCheck() {
 		fmt.Printf("%s:%d %s %s: %s\n", f.Path, f.Line, f.Level, f.Kind, f.Message)
 	}
 	// Output:
-	// main.go:2 failure conflict-marker: Merge conflict marker "<<<<<<<" on an added line: resolve the conflict before merging.
-	// main.go:4 failure conflict-marker: Merge conflict marker "=======" on an added line: resolve the conflict before merging.
-	// main.go:6 failure conflict-marker: Merge conflict marker ">>>>>>>" on an added line: resolve the conflict before merging.
-	// main.go:25 failure private-key: Private key committed (RSA): remove it from the change and revoke or rotate it, it stays readable in the branch history.
+	// main.go:2 failure conflict-marker: Merge conflict marker "<<<<<<<": resolve the conflict before merging.
+	// main.go:4 failure conflict-marker: Merge conflict marker "=======": resolve the conflict before merging.
+	// main.go:6 failure conflict-marker: Merge conflict marker ">>>>>>>": resolve the conflict before merging.
+	// main.go:25 failure private-key: Private key (RSA) committed: remove it, and revoke it as it stays in the branch history.
 }
