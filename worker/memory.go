@@ -1,0 +1,128 @@
+package worker
+
+import (
+	"container/list"
+	"context"
+	"sync"
+)
+
+// lru is a bounded map from string keys to ints, evicting the least recently used entry.
+// It is safe for concurrent use.
+type lru struct {
+	mu    sync.Mutex
+	max   int
+	ll    *list.List
+	items map[string]*list.Element
+}
+
+type lruEntry struct {
+	key string
+	val int
+}
+
+func newLRU(max int) *lru {
+	if max <= 0 {
+		max = 1
+	}
+	return &lru{max: max, ll: list.New(), items: make(map[string]*list.Element)}
+}
+
+// add adds delta to the value of key (0 when absent) and returns the new value.
+func (c *lru) add(key string, delta int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.ll.MoveToFront(e)
+		ent := e.Value.(*lruEntry)
+		ent.val += delta
+		return ent.val
+	}
+	c.items[key] = c.ll.PushFront(&lruEntry{key: key, val: delta})
+	for c.ll.Len() > c.max {
+		last := c.ll.Back()
+		c.ll.Remove(last)
+		delete(c.items, last.Value.(*lruEntry).key)
+	}
+	return delta
+}
+
+// has reports whether key is present.
+func (c *lru) has(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[key]
+	if ok {
+		c.ll.MoveToFront(e)
+	}
+	return ok
+}
+
+// remove forgets key.
+func (c *lru) remove(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.ll.Remove(e)
+		delete(c.items, key)
+	}
+}
+
+// flights runs one piece of work per key at a time and lets every concurrent caller of the
+// same key wait for its answer (a singleflight whose work is detached from the first
+// caller's context). The work is cancelled only when every waiter has gone; the last one to
+// go waits for the work to stop, so its answer is the work's own.
+type flights struct {
+	mu    sync.Mutex
+	calls map[string]*flight
+}
+
+type flight struct {
+	done    chan struct{}
+	cancel  context.CancelFunc
+	waiters int
+	o       Outcome
+	err     error
+}
+
+// do runs fn once for all concurrent callers of key. shared is true for callers that joined
+// a flight another caller started.
+func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (Outcome, error)) (o Outcome, err error, shared bool) {
+	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = make(map[string]*flight)
+	}
+	c, shared := g.calls[key]
+	if !shared {
+		workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c = &flight{done: make(chan struct{}), cancel: cancel}
+		g.calls[key] = c
+		go func() {
+			defer cancel()
+			c.o, c.err = fn(workCtx)
+			g.mu.Lock()
+			delete(g.calls, key)
+			g.mu.Unlock()
+			close(c.done)
+		}()
+	}
+	c.waiters++
+	g.mu.Unlock()
+
+	select {
+	case <-c.done:
+		return c.o, c.err, shared
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	c.waiters--
+	last := c.waiters == 0
+	if last {
+		c.cancel()
+	}
+	g.mu.Unlock()
+	if last {
+		<-c.done
+		return c.o, c.err, shared
+	}
+	return OutcomeRetry, context.Cause(ctx), shared
+}

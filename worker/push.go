@@ -1,0 +1,300 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/api/idtoken"
+
+	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/statusmanager"
+)
+
+// DefaultMaxBodyBytes is the push body limit: a 10 MB Pub/Sub message grows by a third in
+// base64 inside the JSON envelope.
+const DefaultMaxBodyBytes = 15 << 20
+
+// DefaultShutdownGrace is how long Serve and Pull let in-flight work finish at shutdown when
+// no grace is configured.
+const DefaultShutdownGrace = 8 * time.Second
+
+// Validator verifies a Google-signed OIDC token for an audience; idtoken.Validate is the
+// production one.
+type Validator func(ctx context.Context, token, audience string) (*idtoken.Payload, error)
+
+// PushOptions configures the push endpoint.
+type PushOptions struct {
+	// Audience, when set, makes the handler verify the push's OIDC token (Authorization:
+	// Bearer) for this audience and answer 401 otherwise. Leave it empty behind Cloud Run's
+	// own IAM check, which strips the token's signature.
+	Audience string
+	// ServiceAccount, with Audience, is the email the token must carry (email_verified).
+	ServiceAccount string
+	// Validator verifies tokens; nil means idtoken.Validate (tests inject their own).
+	Validator Validator
+	// MaxInFlight, when positive, bounds the pushes handled at once; beyond it the handler
+	// answers 429 (a nack: Pub/Sub delivers the message again later).
+	MaxInFlight int
+	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes. Larger bodies get 413.
+	MaxBodyBytes int64
+	// ShutdownGrace is how long Serve lets in-flight requests finish after its context is
+	// cancelled; 0 means DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+}
+
+// pushEnvelope is the wrapped push body (both spellings of the id and time are sent).
+type pushEnvelope struct {
+	Message *struct {
+		Data         []byte            `json:"data"`
+		Attributes   map[string]string `json:"attributes"`
+		MessageID    string            `json:"messageId"`
+		MessageID2   string            `json:"message_id"`
+		PublishTime  string            `json:"publishTime"`
+		PublishTime2 string            `json:"publish_time"`
+	} `json:"message"`
+	Subscription    string `json:"subscription"`
+	DeliveryAttempt int    `json:"deliveryAttempt"`
+}
+
+// Headers of an unwrapped push with write_metadata that carry the message's metadata.
+const (
+	HeaderMessageID       = "X-Goog-Pubsub-Message-Id"
+	HeaderPublishTime     = "X-Goog-Pubsub-Publish-Time"
+	HeaderDeliveryAttempt = "X-Goog-Pubsub-Delivery-Attempt" // not documented; used when present
+	headerMetadataPrefix  = "X-Goog-Pubsub-"
+)
+
+// transportHeaders are headers of HTTP and of Google's front ends, never message attributes.
+var transportHeaders = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Accept-Language": true, "Authorization": true,
+	"Connection": true, "Content-Length": true, "Content-Type": true, "Cookie": true,
+	"Forwarded": true, "From": true, "Host": true, "Keep-Alive": true, "Proxy-Authorization": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "User-Agent": true,
+	"Via": true, "Traceparent": true, "Tracestate": true, "Grpc-Trace-Bin": true,
+	"X-Cloud-Trace-Context": true, "Expect": true,
+}
+
+func isTransportHeader(name string) bool {
+	return transportHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") ||
+		strings.HasPrefix(name, "X-Goog-") || strings.HasPrefix(name, "X-Google-") ||
+		strings.HasPrefix(name, "X-Appengine-") || strings.HasPrefix(name, "X-Serverless-")
+}
+
+// ParsePush turns a push request's body and headers into a message. Three forms are accepted:
+//
+//   - the wrapped envelope (the default): a JSON object with "message" {data (base64),
+//     attributes, messageId or message_id, publishTime} and the top-level deliveryAttempt;
+//   - an unwrapped push with write_metadata: the body is the data, the id and publish time
+//     come from the X-Goog-Pubsub-Message-Id and X-Goog-Pubsub-Publish-Time headers (and the
+//     attempt from X-Goog-Pubsub-Delivery-Attempt if Pub/Sub ever sends it), and every other
+//     header is an attribute named by the header's lower-cased name, except the headers of
+//     HTTP and Google's front ends (Accept*, Authorization, Connection, Content-*, From, Host,
+//     User-Agent, Via, Forwarded, trace headers, X-Forwarded-*, X-Goog-*, X-Google-*,
+//     X-Appengine-*, X-Serverless-*), which are dropped;
+//   - an unwrapped push without metadata: the body is the data, with no id or attributes.
+//
+// A body that is neither an envelope nor valid data is left for the decoder to refuse.
+func ParsePush(h http.Header, body []byte) *events.Message {
+	if h.Get(HeaderMessageID) != "" {
+		m := &events.Message{ID: h.Get(HeaderMessageID), Data: body, Attributes: map[string]string{}}
+		if t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderPublishTime)); err == nil {
+			m.PublishTime = t
+		}
+		if n, err := strconv.Atoi(h.Get(HeaderDeliveryAttempt)); err == nil && n > 0 {
+			m.DeliveryAttempt = n
+		}
+		for name, vs := range h {
+			name = http.CanonicalHeaderKey(name)
+			if len(vs) == 0 || isTransportHeader(name) {
+				continue
+			}
+			m.Attributes[strings.ToLower(name)] = strings.Join(vs, ",")
+		}
+		return m
+	}
+	var env pushEnvelope
+	if json.Unmarshal(body, &env) == nil && env.Message != nil {
+		msg := env.Message
+		m := &events.Message{ID: msg.MessageID, Data: msg.Data, Attributes: msg.Attributes, DeliveryAttempt: env.DeliveryAttempt}
+		if m.ID == "" {
+			m.ID = msg.MessageID2
+		}
+		pt := msg.PublishTime
+		if pt == "" {
+			pt = msg.PublishTime2
+		}
+		if t, err := time.Parse(time.RFC3339Nano, pt); err == nil {
+			m.PublishTime = t
+		}
+		return m
+	}
+	return &events.Message{Data: body}
+}
+
+// PushHandler returns the push endpoint: POST (any path) handles one pushed message and
+// answers 204 when it may be acked, or a non-2xx status with a short reason when it is nacked
+// (400 invalid, 503 retry, 401 unauthenticated, 413 too large, 429 too busy); it never answers
+// 202, which the emulator treats as a nack. GET /healthz answers 200.
+func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
+	validate := opts.Validator
+	if validate == nil {
+		validate = idtoken.Validate
+	}
+	maxBody := opts.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	var inFlight atomic.Int64
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
+			rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(rw, "ok\n")
+			return
+		}
+		if r.Method != http.MethodPost {
+			rw.Header().Set("Allow", "POST")
+			reply(rw, http.StatusMethodNotAllowed, "POST a Pub/Sub push")
+			return
+		}
+		if opts.Audience != "" {
+			if err := checkToken(r, validate, opts.Audience, opts.ServiceAccount); err != nil {
+				w.logger().LogAttrs(r.Context(), slog.LevelWarn, "push refused: "+err.Error())
+				reply(rw, http.StatusUnauthorized, "unauthorized")
+				return
+			}
+		}
+		if opts.MaxInFlight > 0 {
+			if inFlight.Add(1) > int64(opts.MaxInFlight) {
+				inFlight.Add(-1)
+				reply(rw, http.StatusTooManyRequests, "too many messages in flight")
+				return
+			}
+			defer inFlight.Add(-1)
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				w.logger().LogAttrs(r.Context(), slog.LevelError, "push refused: body too large",
+					label(statusmanager.LogLabelDeliveryID, r.Header.Get(HeaderMessageID)), slog.Int64("limit", maxBody))
+				reply(rw, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
+				return
+			}
+			reply(rw, http.StatusBadRequest, "could not read the body")
+			return
+		}
+		m := ParsePush(r.Header, body)
+		o, err := w.Handle(r.Context(), m)
+		switch {
+		case o.Ack():
+			rw.WriteHeader(http.StatusNoContent)
+		case o == OutcomeInvalid:
+			reply(rw, http.StatusBadRequest, string(o)+": "+errText(err))
+		default:
+			reply(rw, http.StatusServiceUnavailable, string(o)+": "+errText(err))
+		}
+	})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func reply(rw http.ResponseWriter, status int, msg string) {
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	rw.WriteHeader(status)
+	io.WriteString(rw, msg+"\n")
+}
+
+// checkToken verifies the request's OIDC token: signature, audience and expiry by validate,
+// then Google's issuer and, when sa is set, the verified email.
+func checkToken(r *http.Request, validate Validator, audience, sa string) error {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		return errors.New("no bearer token")
+	}
+	p, err := validate(r.Context(), tok, audience)
+	if err != nil {
+		return fmt.Errorf("token not valid: %v", err)
+	}
+	if p.Issuer != "https://accounts.google.com" && p.Issuer != "accounts.google.com" {
+		return fmt.Errorf("token issuer %q is not Google", p.Issuer)
+	}
+	if sa != "" {
+		email, _ := p.Claims["email"].(string)
+		verified, _ := p.Claims["email_verified"].(bool)
+		if !strings.EqualFold(email, sa) || !verified {
+			return fmt.Errorf("token email %q (verified %v) is not %s", email, verified, sa)
+		}
+	}
+	return nil
+}
+
+var errShutdown = errors.New("worker: shutdown grace period over")
+
+// Serve listens on addr and serves PushHandler(opts) until ctx is cancelled, then shuts down:
+// it stops accepting, lets in-flight pushes finish for opts.ShutdownGrace, then cancels the
+// ones still running, which are answered 503 (a nack) once they stop. It returns nil after a
+// clean shutdown.
+func (w *Worker[T]) Serve(ctx context.Context, addr string, opts PushOptions) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return w.ServeListener(ctx, l, opts)
+}
+
+// ServeListener is Serve on a listener of the caller's; it closes l.
+func (w *Worker[T]) ServeListener(ctx context.Context, l net.Listener, opts PushOptions) error {
+	grace := opts.ShutdownGrace
+	if grace <= 0 {
+		grace = DefaultShutdownGrace
+	}
+	hard, hardCancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer hardCancel(nil)
+	srv := &http.Server{
+		Handler:           w.PushHandler(opts),
+		BaseContext:       func(net.Listener) context.Context { return hard },
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(w.logger().Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	w.logger().Info("shutting down the push endpoint", "grace", grace)
+	stop := time.AfterFunc(grace, func() { hardCancel(errShutdown) })
+	defer stop.Stop()
+	sctx, cancel := context.WithTimeout(context.Background(), grace+10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close()
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}

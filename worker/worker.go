@@ -1,0 +1,449 @@
+// Package worker consumes reconcile requests from Pub/Sub (push or pull) and drives a
+// reconciler through the statusmanager, acking a message only once its check run is written.
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/statusmanager"
+)
+
+// Result is what a reconcile concluded: the check run's conclusion ("success" when empty),
+// its title (the identity when empty) and the reconciler's details, rendered by the details'
+// Markdown method and annotated by its Annotations method when it has them.
+type Result[T any] struct {
+	Conclusion string
+	Title      string
+	Details    T
+}
+
+// Reconciler reconciles one pull request at one SHA. It is a function of the request:
+// level-triggered and idempotent, it may run any number of times for the same request. gh is
+// a client of the request's installation. An error is classified with IsTransient (mark it
+// with Transient or Permanent to decide); when a Result comes with a permanent error, its
+// Details are written with the failure.
+type Reconciler[T any] func(ctx context.Context, req *events.Request, gh *github.Client) (*Result[T], error)
+
+// ClientFactory hands out GitHub clients authenticated as an installation; installationID 0
+// means look it up from the repository. *githubapp.Factory implements it.
+type ClientFactory interface {
+	Client(ctx context.Context, owner, repo string, installationID int64) (*github.Client, error)
+}
+
+// Outcome is what became of one message (or one request of it).
+type Outcome string
+
+// The outcomes of DESIGN.md's table; Ack tells which of them ack the message.
+const (
+	// OutcomeReconciled: the check run was completed with the reconciler's conclusion. Ack.
+	OutcomeReconciled Outcome = "reconciled"
+	// OutcomeSkipped: a completed run at this SHA exists (or this rerun delivery was already
+	// done); nothing written. Ack.
+	OutcomeSkipped Outcome = "skipped"
+	// OutcomeIgnored: a valid message that asks for no reconcile. Ack.
+	OutcomeIgnored Outcome = "ignored"
+	// OutcomeFailed: a permanent failure, written as a completed "failure" run. Ack.
+	OutcomeFailed Outcome = "failed"
+	// OutcomeRetry: a transient failure; the run is left in progress. Nack.
+	OutcomeRetry Outcome = "retry"
+	// OutcomeGaveUp: a transient failure at the last delivery attempt, written as a
+	// completed "failure" run. Ack.
+	OutcomeGaveUp Outcome = "gave_up"
+	// OutcomeInvalid: the message can never be decoded; no run. Nack, so that the
+	// subscription's dead-letter policy moves it after its attempts.
+	OutcomeInvalid Outcome = "invalid"
+)
+
+// Ack reports whether a message with this outcome is acknowledged (true) or nacked.
+func (o Outcome) Ack() bool {
+	switch o {
+	case OutcomeReconciled, OutcomeSkipped, OutcomeIgnored, OutcomeFailed, OutcomeGaveUp:
+		return true
+	}
+	return false
+}
+
+// Defaults of the Worker's optional fields.
+const (
+	DefaultTimeout       = 5 * time.Minute
+	DefaultGitHubTimeout = time.Minute
+	DefaultMemory        = 10000
+)
+
+// Worker handles reconcile messages: it decodes them, and for each request opens a session
+// of Manager, skips SHAs already completed, writes in_progress, runs Reconcile under Timeout
+// and writes the completed run, and only then says the message may be acked. Set the
+// exported fields before the first call and do not change them afterwards; a Worker is safe
+// for concurrent use.
+type Worker[T any] struct {
+	// Manager writes and reads the check runs (required).
+	Manager *statusmanager.StatusManager[T]
+	// Clients gives the GitHub client of a request's installation (required).
+	Clients ClientFactory
+	// Reconcile is the reconciler (required).
+	Reconcile Reconciler[T]
+	// Decoder turns messages into requests; nil means the zero Decoder.
+	Decoder *events.Decoder
+	// Logger receives one record per request and outcome; nil means slog.Default().
+	Logger *slog.Logger
+	// Timeout bounds one run of Reconcile; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// GitHubTimeout bounds each status read or write; 0 means DefaultGitHubTimeout.
+	GitHubTimeout time.Duration
+	// MaxDeliveryAttempts is the subscription's dead-letter max_delivery_attempts: at this
+	// attempt a transient failure completes the run as failed and the message is acked. 0
+	// means never give up (the message is nacked until the subscription drops it).
+	MaxDeliveryAttempts int
+	// Memory bounds the in-memory maps (delivery attempts per message id when the message
+	// carries none, completed rerun deliveries); 0 means DefaultMemory entries each.
+	Memory int
+	// OnOutcome, when set, is called once per handled message with its outcome, before the
+	// transport acks or nacks it (metrics, tests).
+	OnOutcome func(m *events.Message, o Outcome, err error)
+
+	once     sync.Once
+	attempts *lru // message key → deliveries seen, when the message does not say
+	reruns   *lru // rerun delivery id + request key → completed
+	flights  flights
+}
+
+func (w *Worker[T]) init() {
+	w.once.Do(func() {
+		n := w.Memory
+		if n <= 0 {
+			n = DefaultMemory
+		}
+		w.attempts = newLRU(n)
+		w.reruns = newLRU(n)
+	})
+}
+
+func (w *Worker[T]) logger() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.Default()
+}
+
+func (w *Worker[T]) timeout() time.Duration {
+	if w.Timeout > 0 {
+		return w.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (w *Worker[T]) githubTimeout() time.Duration {
+	if w.GitHubTimeout > 0 {
+		return w.GitHubTimeout
+	}
+	return DefaultGitHubTimeout
+}
+
+// messageKey identifies a message for attempt counting: its id, or a digest of its data and
+// attributes when it has none (an unwrapped push without metadata).
+func messageKey(m *events.Message) string {
+	if m.ID != "" {
+		return "id:" + m.ID
+	}
+	h := sha256.New()
+	h.Write(m.Data)
+	keys := make([]string, 0, len(m.Attributes))
+	for k := range m.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "\x00%s\x00%s", k, m.Attributes[k])
+	}
+	return "sum:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Handle processes one message and returns its outcome; the message may be acked exactly when
+// the outcome's Ack is true. This is the one place the outcomes table of DESIGN.md lives; both
+// transports call it. The error explains a failed, retried, abandoned or invalid message.
+//
+// A message that decodes into several requests is acked only when every request was: the
+// outcome is the first of retry, gave_up, failed, reconciled, skipped that any request had.
+// ctx bounds the whole: when it is cancelled the work stops (unless a concurrent delivery of
+// the same request still waits for it) and the message is nacked.
+func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
+	w.init()
+	if w.OnOutcome != nil {
+		defer func() { w.OnOutcome(m, o, err) }()
+	}
+	log := w.logger()
+	res, err := w.Decoder.Decode(m)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "invalid message: nacked so that the dead-letter policy moves it",
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
+			slog.String("message_id", m.ID), slog.String("reason", err.Error()), slog.Int("delivery_attempt", m.DeliveryAttempt))
+		return OutcomeInvalid, err
+	}
+	if len(res.Requests) == 0 {
+		log.LogAttrs(ctx, slog.LevelInfo, "message ignored: "+res.Ignored,
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeIgnored)),
+			slog.String("message_id", m.ID), slog.String("reason", res.Ignored))
+		return OutcomeIgnored, nil
+	}
+
+	key := messageKey(m)
+	attempt := m.DeliveryAttempt
+	if attempt <= 0 {
+		attempt = w.attempts.add(key, 1)
+	}
+	outcomes := make([]Outcome, len(res.Requests))
+	errs := make([]error, len(res.Requests))
+	if len(res.Requests) == 1 {
+		outcomes[0], errs[0] = w.handleRequest(ctx, m, &res.Requests[0], attempt)
+	} else {
+		var wg sync.WaitGroup
+		for i := range res.Requests {
+			wg.Go(func() { outcomes[i], errs[i] = w.handleRequest(ctx, m, &res.Requests[i], attempt) })
+		}
+		wg.Wait()
+	}
+	o = combine(outcomes)
+	err = errors.Join(errs...)
+	if o.Ack() {
+		w.attempts.remove(key)
+	}
+	if len(res.Requests) > 1 {
+		level := slog.LevelInfo
+		if !o.Ack() {
+			level = slog.LevelWarn
+		}
+		log.LogAttrs(ctx, level, fmt.Sprintf("message of %d requests: %s", len(res.Requests), o),
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(o)),
+			slog.String("message_id", m.ID))
+	}
+	return o, err
+}
+
+// combine is the outcome of a message from those of its requests.
+func combine(os []Outcome) Outcome {
+	for _, want := range []Outcome{OutcomeRetry, OutcomeGaveUp, OutcomeFailed, OutcomeReconciled} {
+		for _, o := range os {
+			if o == want {
+				return want
+			}
+		}
+	}
+	return OutcomeSkipped
+}
+
+// handleRequest runs one request, deduplicated with concurrent deliveries of the same one,
+// and logs its outcome.
+func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *events.Request, attempt int) (Outcome, error) {
+	start := time.Now()
+	log := w.logger().With(
+		label(statusmanager.LogLabelPRURL, req.Resource.URL),
+		label(statusmanager.LogLabelSHA, req.SHA),
+		label(statusmanager.LogLabelDeliveryID, req.DeliveryID),
+		slog.String("message_id", m.ID),
+		slog.Bool("rerun", req.Rerun),
+		slog.Int("delivery_attempt", attempt),
+	)
+	key := req.Key()
+	if req.Rerun {
+		key += "|rerun"
+	}
+	o, err, shared := w.flights.do(ctx, key, func(ctx context.Context) (Outcome, error) {
+		return w.reconcile(ctx, log, req, attempt)
+	})
+	level := slog.LevelInfo
+	switch o {
+	case OutcomeRetry, OutcomeFailed, OutcomeGaveUp:
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{label(statusmanager.LogLabelOutcome, string(o)), slog.Bool("shared", shared),
+		slog.Duration("duration", time.Since(start))}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	log.LogAttrs(ctx, level, fmt.Sprintf("%s %s: %s", req.String(), "outcome", o), attrs...)
+	return o, err
+}
+
+// rerunKey identifies one rerun delivery of one request.
+func rerunKey(req *events.Request) string { return req.DeliveryID + "|" + req.Key() }
+
+// reconcile is the state machine of one request, run once for concurrent deliveries.
+func (w *Worker[T]) reconcile(ctx context.Context, log *slog.Logger, req *events.Request, attempt int) (Outcome, error) {
+	if req.Rerun && w.reruns.has(rerunKey(req)) {
+		return OutcomeSkipped, nil
+	}
+	r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
+	o, err := r.do()
+	if req.Rerun && o.Ack() && o != OutcomeSkipped {
+		w.reruns.add(rerunKey(req), 1)
+	}
+	return o, err
+}
+
+// run is one attempt at one request.
+type run[T any] struct {
+	w       *Worker[T]
+	ctx     context.Context
+	log     *slog.Logger
+	req     *events.Request
+	attempt int
+	session *statusmanager.Session[T]
+}
+
+// github bounds one status read or write; writes after the work was cancelled still get a
+// short chance, so that a run is not left saying nothing.
+func (r *run[T]) github() (context.Context, context.CancelFunc) {
+	ctx := r.ctx
+	d := r.w.githubTimeout()
+	if ctx.Err() != nil {
+		ctx = context.WithoutCancel(ctx)
+		d = min(d, 5*time.Second)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+func (r *run[T]) write(title string, st *statusmanager.Status[T]) error {
+	ctx, cancel := r.github()
+	defer cancel()
+	return r.session.SetActualState(ctx, cutTitle(title), st)
+}
+
+func (r *run[T]) do() (Outcome, error) {
+	req := r.req
+	gh, err := r.w.Clients.Client(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID)
+	if err != nil {
+		err = fmt.Errorf("github client for %s/%s: %w", req.Resource.Owner, req.Resource.Repo, err)
+		if IsTransient(err) {
+			return OutcomeRetry, err // no client: nothing can be written, not even a failure
+		}
+		return OutcomeFailed, err
+	}
+	r.session = r.w.Manager.NewSession(gh, &req.Resource, req.SHA)
+
+	ctx, cancel := r.github()
+	st, err := r.session.ObservedState(ctx)
+	cancel()
+	if err != nil {
+		return r.failed(fmt.Errorf("read status: %w", err), nil)
+	}
+	if st != nil && st.Status == "completed" && st.ObservedGeneration == req.SHA && !req.Rerun {
+		r.log.Debug("already completed at this SHA", "conclusion", st.Conclusion)
+		return OutcomeSkipped, nil
+	}
+	title := "Reconciling"
+	if r.attempt > 1 {
+		title = fmt.Sprintf("Reconciling (attempt %d)", r.attempt)
+	}
+	if err := r.write(title, &statusmanager.Status[T]{Status: "in_progress"}); err != nil {
+		return r.failed(fmt.Errorf("write in_progress status: %w", err), nil)
+	}
+
+	res, err := r.reconcile(gh)
+	if err != nil {
+		return r.failed(err, res)
+	}
+	if res == nil {
+		return r.failed(Permanent(errors.New("reconciler returned no result and no error")), nil)
+	}
+	conclusion := res.Conclusion
+	if conclusion == "" {
+		conclusion = "success"
+	}
+	if err := r.write(res.Title, &statusmanager.Status[T]{Status: "completed", Conclusion: conclusion, Details: res.Details}); err != nil {
+		return r.failed(fmt.Errorf("write completed status: %w", err), res)
+	}
+	return OutcomeReconciled, nil
+}
+
+// reconcile runs the reconciler under the timeout, turning a panic into a permanent error.
+func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.w.timeout())
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("reconciler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res, err = nil, Permanent(fmt.Errorf("reconciler panicked: %v", p))
+		}
+	}()
+	res, err = r.w.Reconcile(ctx, r.req, gh)
+	if err != nil && ctx.Err() != nil {
+		// Cut short by the timeout or the shutdown: a timeout is transient by definition.
+		err = Transient(fmt.Errorf("reconcile cut short (%v, timeout %s): %w", context.Cause(ctx), r.w.timeout(), err))
+	}
+	return res, err
+}
+
+// failed handles an error of the attempt: transient → left in progress saying it will retry
+// (nack), or completed as failed at the last attempt (ack); permanent → completed as failed
+// (ack). res, when not nil, gives the details to write with the failure.
+func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
+	var details T
+	if res != nil {
+		details = res.Details
+	}
+	max := r.w.MaxDeliveryAttempts
+	if IsTransient(cause) {
+		if max <= 0 || r.attempt < max {
+			left := "will retry"
+			if max > 0 {
+				left = fmt.Sprintf("will retry (attempt %d of %d)", r.attempt, max)
+			}
+			if r.session.CheckRun() != nil { // only a run we know of: never a new run just to say so
+				if err := r.write("Transient failure, "+left+": "+cause.Error(), &statusmanager.Status[T]{Status: "in_progress", Details: details}); err != nil {
+					r.log.Warn("could not record the transient failure on the check run", "error", err.Error())
+				}
+			}
+			return OutcomeRetry, cause
+		}
+		cause = fmt.Errorf("gave up after %d attempts: %w", r.attempt, cause)
+		if err := r.write(cause.Error(), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details}); err != nil {
+			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
+		}
+		return OutcomeGaveUp, cause
+	}
+	err := r.write("Failed: "+cause.Error(), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details})
+	if err != nil && res != nil {
+		// The details themselves may be what GitHub refuses (too large, bad annotations).
+		var zero T
+		err = r.write("Failed: "+cause.Error(), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: zero})
+	}
+	if err != nil {
+		if IsTransient(err) && (max <= 0 || r.attempt < max) {
+			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
+		}
+		r.log.Error("could not record the permanent failure on the check run; acking anyway", "error", err.Error())
+		return OutcomeFailed, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
+	}
+	return OutcomeFailed, cause
+}
+
+// cutTitle keeps a check run title readable: one line, at most 200 runes.
+func cutTitle(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const max = 200
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
