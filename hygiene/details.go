@@ -94,7 +94,7 @@ func plural(n int, noun string) string {
 // markdownBudget bounds the table rows Markdown writes. The statusmanager stores the details' JSON in the
 // same 65,535-byte summary and cuts the Markdown when both do not fit; stopping the table early keeps
 // the cut clean and says how many rows are left out.
-const markdownBudget = 36_000
+const markdownBudget = 30_000
 
 // Markdown renders the check run summary: the counts, then a table of the findings ordered by file
 // (path | line | kind | message), or "No findings" when there are none. Cell text is escaped so that

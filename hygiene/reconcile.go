@@ -16,7 +16,7 @@ const (
 	// findingsJSONBudget bounds the JSON of the findings Reconcile keeps, so that the status (stored as
 	// indented JSON in the 65,535-byte check run summary) always fits with room for the Markdown, whatever
 	// the length of the paths.
-	findingsJSONBudget = 24 << 10
+	findingsJSONBudget = 32 << 10
 )
 
 // Reconcile reads every changed file of pull request owner/repo#number (PullRequests.ListFiles, 100 a
@@ -24,7 +24,7 @@ const (
 // are skipped, renamed files are checked under their new name, and files listed without a patch (binary,
 // or too large to diff) are reported as large when their additions count exceeds opts.MaxFileLines.
 //
-// At most opts.MaxFindings findings are kept (and no more than about 24 KiB of their JSON); the rest are
+// At most opts.MaxFindings findings are kept (and no more than about 32 KiB of their JSON); the rest are
 // counted and Details.Truncated is set. Errors from GitHub are returned wrapped with %w, e.g.
 // "hygiene: list files of o/r#7: ...", so that callers can classify them with errors.As.
 func Reconcile(ctx context.Context, gh *github.Client, owner, repo string, number int, opts Options) (Details, error) {

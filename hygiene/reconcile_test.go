@@ -183,3 +183,26 @@ func TestReconcilePaginationLoop(t *testing.T) {
 		t.Fatalf("err = %v, want a pagination error", err)
 	}
 }
+
+// TestReconcileKeepsMaxFindings checks that ordinary findings are capped by count, not by the JSON budget.
+func TestReconcileKeepsMaxFindings(t *testing.T) {
+	s := githubtest.NewTestServer(t)
+	var files []githubtest.File
+	for i := range 150 {
+		files = append(files, githubtest.File{
+			Filename: fmt.Sprintf("internal/service/handler%03d.go", i),
+			Patch:    "@@ -0,0 +1 @@\n+-----BEGIN ENCRYPTED PRIVATE KEY-----\n",
+		})
+	}
+	s.AddPullRequest(owner, repo, githubtest.PullRequest{Number: 3, HeadSHA: sha, Files: files})
+	d, err := hygiene.Reconcile(context.Background(), s.Client(), owner, repo, 3, hygiene.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Findings) != hygiene.DefaultMaxFindings || !d.Truncated || d.Failures != 150 {
+		t.Errorf("kept %d, truncated %v, failures %d", len(d.Findings), d.Truncated, d.Failures)
+	}
+	if d.Title() != "150 problems in at least 100 files" {
+		t.Errorf("title %q", d.Title())
+	}
+}
