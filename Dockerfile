@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+
+# Build: the same `make build` CI and developers run (static, CGO_ENABLED=0, -trimpath).
+# The tag matches go.mod's `go 1.26.8`; pin it by digest in your registry mirror
+# (golang:1.26.8-bookworm@sha256:...) for reproducible builds. The Debian variant has make.
+FROM golang:1.26.8-bookworm AS build
+WORKDIR /src
+ENV GOTOOLCHAIN=local
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build make build
+
+# Run: no shell, no package manager, a non-root user; only the static binary.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /src/bin/worker /worker
+USER nonroot:nonroot
+# Cloud Run sets PORT (8080 by default); the worker listens on it.
+EXPOSE 8080
+ENTRYPOINT ["/worker"]
