@@ -57,7 +57,7 @@ func (f *Factory) stack(auth http.RoundTripper, who string) http.RoundTripper {
 		// Default for requests that did not come through budgetTransport; overridden per request.
 		github_secondary_ratelimit.WithSingleSleepLimit(f.budget, overBudget(log)),
 	)
-	return &budgetTransport{next: secondary, budget: f.budget}
+	return &budgetTransport{next: secondary, budget: f.budget, onOverBudget: overBudget(log)}
 }
 
 func overBudget(log *slog.Logger) github_secondary_ratelimit.OnSingleLimitExceeded {
@@ -80,8 +80,9 @@ func retryDeadline(ctx context.Context, budget time.Duration) time.Time {
 // budgetTransport starts the retry budget of a request and makes its body re-sendable: both
 // gofri and retryTransport send a request more than once, and an io.Reader can be read only once.
 type budgetTransport struct {
-	next   http.RoundTripper
-	budget time.Duration
+	next         http.RoundTripper
+	budget       time.Duration
+	onOverBudget github_secondary_ratelimit.OnSingleLimitExceeded
 }
 
 func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -95,7 +96,7 @@ func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// of this request's budget, no more.
 	ctx = github_secondary_ratelimit.WithOverrideConfig(ctx, func(c *github_secondary_ratelimit.Config) {
 		left := max(time.Until(deadline), 0)
-		github_secondary_ratelimit.WithSingleSleepLimit(left, nil)(c)
+		github_secondary_ratelimit.WithSingleSleepLimit(left, t.onOverBudget)(c)
 	})
 	r := req.Clone(ctx)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
