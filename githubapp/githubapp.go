@@ -169,6 +169,10 @@ func (f *Factory) appClient() *github.Client {
 // App) and the answer cached per owner/repo, case-insensitively; failed lookups are not cached.
 // No request is made for a known installation: its token is fetched on the first API call and
 // refreshed by ghinstallation a minute before it expires.
+//
+// A client is shared by everything that works on the installation, on purpose: go-github remembers a
+// primary rate limit (and a secondary one that outlasted the retry budget) and then fails calls
+// locally, without a request, until GitHub's reset time; IsTransient reports those errors as transient.
 func (f *Factory) Client(ctx context.Context, owner, repo string, installationID int64) (*github.Client, error) {
 	if installationID < 0 {
 		return nil, fmt.Errorf("githubapp: invalid installation id %d", installationID)
