@@ -49,6 +49,7 @@ type token struct {
 	value   string
 	app     *App
 	install *installation // nil: any installation of app, resolved from the request's owner (Server.Client)
+	user    string        // a personal access token of this login (app and install nil)
 	expires time.Time
 }
 
@@ -146,14 +147,29 @@ func (s *Server) newTokenLocked(app *App, inst *installation) *token {
 	return t
 }
 
-// ExpireTokens makes every installation token issued so far expired (requests using them get 401 Bad
-// credentials; ghinstallation then fails until it refreshes). Clients from Client and ClientFor fetch new ones.
+// AddUserToken returns a new personal access token ("ghp_…", no expiry) of user login. As on GitHub, it can
+// read check runs and pull requests (of every repository of the fake) but not write check runs: those requests
+// get 403 "You must authenticate via a GitHub App.". Its requests have their own rate-limit bucket, not counted
+// in RateLimitUsed.
+func (s *Server) AddUserToken(login string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := &token{value: "ghp_" + randomString(36), user: login, expires: time.Now().Add(100 * 365 * 24 * time.Hour)}
+	s.tokens[t.value] = t
+	return t.value
+}
+
+// ExpireTokens makes every installation token issued so far expired: requests using them get 401 Bad
+// credentials. Clients from Client and ClientFor notice and fetch new ones; ghinstallation trusts the
+// expires_at it was given, so its requests keep failing until then. Personal access tokens are not affected.
 func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	past := time.Now().Add(-time.Second)
 	for _, t := range s.tokens {
-		t.expires = past
+		if t.user == "" {
+			t.expires = past
+		}
 	}
 }
 
@@ -310,6 +326,12 @@ func (s *Server) authenticate(r *http.Request, route Route, params map[string]st
 	t := s.tokens[cred]
 	if t == nil || time.Now().After(t.expires) {
 		return authn{}, errorResponse(http.StatusUnauthorized, msgBadCredentials, docAuth)
+	}
+	if t.user != "" {
+		if route == RouteCreateCheckRun || route == RouteUpdateCheckRun || route == RouteRerequestCheckRun {
+			return authn{}, errorResponse(http.StatusForbidden, "You must authenticate via a GitHub App.", "https://docs.github.com/rest/reference/checks#create-a-check-run")
+		}
+		return authn{user: t.user}, nil
 	}
 	inst := t.install
 	if inst == nil {

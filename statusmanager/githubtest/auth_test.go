@@ -177,3 +177,22 @@ func TestAppEndpoints(t *testing.T) {
 	_, _, err = s.Client().Apps.Get(ctx, "")
 	errResp(t, err, 401)
 }
+
+func TestUserToken(t *testing.T) {
+	s, c := fixture(t)
+	run := mustCreate(t, c, github.CreateCheckRunOptions{Name: "a", HeadSHA: sha1x})
+	uc := github.NewClient(nil).WithAuthToken(s.AddUserToken("octocat"))
+	uc.BaseURL = c.BaseURL
+	if _, _, err := uc.Checks.GetCheckRun(ctx, owner, repo, run.GetID()); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	_, _, err := uc.Checks.CreateCheckRun(ctx, owner, repo, github.CreateCheckRunOptions{Name: "a", HeadSHA: sha1x})
+	if er := errResp(t, err, 403); er.Message != "You must authenticate via a GitHub App." {
+		t.Errorf("message %q", er.Message)
+	}
+	_, _, err = uc.Checks.UpdateCheckRun(ctx, owner, repo, run.GetID(), github.UpdateCheckRunOptions{Name: "a"})
+	errResp(t, err, 403)
+	if s.RateLimitUsed() != 1 {
+		t.Errorf("RateLimitUsed %d", s.RateLimitUsed())
+	}
+}

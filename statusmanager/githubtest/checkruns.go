@@ -115,7 +115,7 @@ const (
 // repoFor returns the repository of the request if the caller's installation can see it. s.mu must be held.
 func (s *Server) repoFor(p map[string]string, a authn, doc string) (*repoState, *response) {
 	repo := s.repos[repoKey(p["owner"], p["repo"])]
-	if repo == nil || a.install == nil || !strings.EqualFold(a.install.owner, repo.owner) {
+	if repo == nil || (a.user == "" && (a.install == nil || !strings.EqualFold(a.install.owner, repo.owner))) {
 		return nil, errorResponse(http.StatusNotFound, "Not Found", doc)
 	}
 	return repo, nil

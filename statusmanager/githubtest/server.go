@@ -133,6 +133,7 @@ type Server struct {
 	requests      []Request
 	installRate   map[int64]*bucket
 	appRate       map[int64]*bucket
+	userRate      map[int64]*bucket
 	rateUsed      int
 	defaultClient *github.Client
 }
@@ -167,6 +168,7 @@ func NewServer(opts ...Option) *Server {
 		faults:        map[Route][]fault{},
 		installRate:   map[int64]*bucket{},
 		appRate:       map[int64]*bucket{},
+		userRate:      map[int64]*bucket{},
 		nextAppID:     1,
 		nextInstallID: 1001,
 		nextRepoID:    500001,
@@ -297,6 +299,7 @@ func notFound() *response { return errorResponse(http.StatusNotFound, "Not Found
 type authn struct {
 	install *installation // installation token
 	app     *App          // App JWT
+	user    string        // personal access token (AddUserToken)
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -370,6 +373,8 @@ func (s *Server) handle(r *http.Request, route Route, params map[string]string, 
 		b = s.bucketFor(s.installRate, a.install.id)
 	} else if a.app != nil {
 		b = s.bucketFor(s.appRate, a.app.ID)
+	} else if a.user != "" {
+		b = s.bucketFor(s.userRate, ownerID(a.user))
 	}
 	if b != nil && counted && b.used >= s.cfg.rateLimit {
 		setRateHeaders(hdr, s.cfg.rateLimit, b)
@@ -605,10 +610,13 @@ func (s *Server) dispatch(r *http.Request, route Route, p map[string]string, a a
 func (s *Server) getRateLimit(a authn) *response {
 	s.mu.Lock()
 	var b *bucket
-	if a.install != nil {
+	switch {
+	case a.install != nil:
 		b = s.bucketFor(s.installRate, a.install.id)
-	} else {
+	case a.app != nil:
 		b = s.bucketFor(s.appRate, a.app.ID)
+	default:
+		b = s.bucketFor(s.userRate, ownerID(a.user))
 	}
 	rem := s.cfg.rateLimit - b.used
 	if rem < 0 {
