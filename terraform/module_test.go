@@ -1110,3 +1110,40 @@ func TestCheckExampleCatchesMistakes(t *testing.T) {
 		t.Errorf("a tfvars example without image was not caught:\n%s", problems)
 	}
 }
+
+// The module README's tables list every input and output.
+func TestReadmeListsInputsAndOutputs(t *testing.T) {
+	c := loadModule(t, readTF(t, moduleDir))
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	inputs, outputs, ok := strings.Cut(readme, "## Outputs")
+	if !ok {
+		t.Fatal("README.md has no Outputs section")
+	}
+	if i := strings.Index(inputs, "## Inputs"); i >= 0 {
+		inputs = inputs[i:]
+	} else {
+		t.Fatal("README.md has no Inputs section")
+	}
+	for n, vb := range c.variables {
+		row := "| `" + n + "` |"
+		if !strings.Contains(inputs, row) {
+			t.Errorf("README.md has no input row for %q", n)
+			continue
+		}
+		_, hasDefault := vb.Body.Attributes["default"]
+		line := inputs[strings.Index(inputs, row):]
+		line = line[:strings.IndexByte(line, '\n')]
+		if !hasDefault && !strings.HasSuffix(line, "| required |") {
+			t.Errorf("README.md: input %q is required but its row says otherwise: %s", n, line)
+		}
+	}
+	for n := range c.outputs {
+		if !strings.Contains(outputs, "| `"+n+"` |") {
+			t.Errorf("README.md has no output row for %q", n)
+		}
+	}
+}
