@@ -17,4 +17,10 @@
 //   - Check run ids start above 2^32 so that code truncating them to 32 bits fails loudly.
 //   - List endpoints return check runs newest first (highest id first); GitHub does not document an order.
 //   - Repositories are private: requests without credentials get 404 for reads and 401 for writes.
+//   - An App JWT on a repository endpoint gets 403 "Resource not accessible by integration".
+//
+// Not modelled: webhooks (a rerequest answers 201 but emits nothing), check suite endpoints, commits and
+// branches (a branch ref resolves only through pull request head refs), installation permissions other than
+// checks:write, pull_requests:read and contents:read, the 1000-runs-per-name cap, the
+// start_column/end_column same-line rule of annotations, and secondary rate limits other than injected ones.
 package githubtest

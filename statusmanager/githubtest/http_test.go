@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,18 @@ func TestRateLimit(t *testing.T) {
 	}
 	if s.RateLimitUsed() != 3 {
 		t.Errorf("RateLimitUsed %d", s.RateLimitUsed())
+	}
+	// The server answers 403 with remaining 0 and the primary message (a fresh client, since go-github
+	// blocks locally once it has seen remaining 0).
+	fresh := s.ClientFor(s.App(), s.InstallationID(s.App(), owner))
+	resp, body := rawGet(t, fresh, fmt.Sprintf("repos/%s/%s/commits/%s/check-runs", owner, repo, sha1x), nil)
+	if resp.StatusCode != 403 || resp.Header.Get("X-RateLimit-Remaining") != "0" ||
+		!strings.Contains(string(body), "API rate limit exceeded for installation ID "+strconv.FormatInt(s.InstallationID(s.App(), owner), 10)) {
+		t.Errorf("exhausted: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	reqs := s.Requests()
+	if last := reqs[len(reqs)-1]; last.Status != 403 || last.RateLimited {
+		t.Errorf("log %+v", last)
 	}
 	// Another installation has its own bucket.
 	other := s.AddApp("other")

@@ -280,10 +280,18 @@ const docsRoot = "https://docs.github.com/rest"
 
 // apiError is GitHub's "Basic Error" body, with the optional errors array of validation failures.
 type apiError struct {
-	Message          string         `json:"message"`
-	Errors           []github.Error `json:"errors,omitempty"`
-	DocumentationURL string         `json:"documentation_url"`
-	Status           string         `json:"status"`
+	Message          string      `json:"message"`
+	Errors           []errorItem `json:"errors,omitempty"`
+	DocumentationURL string      `json:"documentation_url"`
+	Status           string      `json:"status"`
+}
+
+// errorItem is one entry of "errors" (message only for code "custom", as GitHub sends it).
+type errorItem struct {
+	Resource string `json:"resource"`
+	Code     string `json:"code"`
+	Field    string `json:"field"`
+	Message  string `json:"message,omitempty"`
 }
 
 func errorResponse(status int, message, doc string) *response {

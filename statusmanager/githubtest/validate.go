@@ -315,7 +315,11 @@ func decodeOutput(v *schema, out map[string]json.RawMessage) *outputInput {
 }
 
 func validationFailed(doc string, errs ...github.Error) *response {
-	return jsonResponse(http.StatusUnprocessableEntity, apiError{Message: "Validation Failed", Errors: errs, DocumentationURL: doc, Status: "422"})
+	items := make([]errorItem, len(errs))
+	for i, e := range errs {
+		items[i] = errorItem{Resource: e.Resource, Code: e.Code, Field: e.Field, Message: e.Message}
+	}
+	return jsonResponse(http.StatusUnprocessableEntity, apiError{Message: "Validation Failed", Errors: items, DocumentationURL: doc, Status: "422"})
 }
 
 func isSHA(s string) bool {
