@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/prreconciler/prreconciler/cloudlog"
+	"github.com/prreconciler/prreconciler/config"
+	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/githubapp"
+	"github.com/prreconciler/prreconciler/hygiene"
+	"github.com/prreconciler/prreconciler/statusmanager"
+	"github.com/prreconciler/prreconciler/worker"
+)
+
+// newLogger returns the process logger: Cloud Logging JSON lines on w.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	}
+	return slog.New(cloudlog.NewHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// newWorker wires the worker of cfg: the App's client factory, the status manager of the
+// identity, and the diff hygiene reconciler. project and service feed the details link.
+func newWorker(ctx context.Context, cfg *config.Worker, project, service string, logger *slog.Logger) (*worker.Worker[hygiene.Details], error) {
+	key, err := cfg.Key()
+	if err != nil {
+		return nil, err
+	}
+	clients, err := githubapp.New(cfg.AppID, key, githubapp.Options{BaseURL: cfg.APIURL, RetryBudget: cfg.RetryBudget, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("github app: %w", err)
+	}
+	sm, err := statusmanager.NewStatusManager[hygiene.Details](ctx, cfg.Identity,
+		statusmanager.WithAppID(cfg.AppID), statusmanager.WithProject(project, service))
+	if err != nil {
+		return nil, err
+	}
+	return &worker.Worker[hygiene.Details]{
+		Manager:             sm,
+		Clients:             clients,
+		Reconcile:           hygieneReconciler(hygiene.Options{MaxFileBytes: cfg.MaxFileBytes, MaxFileLines: cfg.MaxFileLines}),
+		Decoder:             &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity},
+		Logger:              logger,
+		Timeout:             cfg.ReconcileTimeout,
+		MaxDeliveryAttempts: cfg.MaxDeliveryAttempts,
+	}, nil
+}
+
+// hygieneReconciler adapts hygiene.Reconcile to the worker: the details carry their own
+// conclusion and title. GitHub errors are classified by the worker (5xx and rate limits
+// are transient, a missing PR is permanent).
+func hygieneReconciler(opts hygiene.Options) worker.Reconciler[hygiene.Details] {
+	return func(ctx context.Context, req *events.Request, gh *github.Client) (*worker.Result[hygiene.Details], error) {
+		d, err := hygiene.Reconcile(ctx, gh, req.Resource.Owner, req.Resource.Repo, req.Resource.Number, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &worker.Result[hygiene.Details]{Conclusion: d.Conclusion(), Title: d.Title(), Details: d}, nil
+	}
+}
