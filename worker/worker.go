@@ -257,7 +257,7 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		slog.Bool("rerun", req.Rerun),
 		slog.Int("delivery_attempt", attempt),
 	)
-	key := req.Key()
+	key := runKey(req)
 	if req.Rerun {
 		key += "|rerun"
 	}
@@ -278,8 +278,15 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 	return o, err
 }
 
-// rerunKey identifies one rerun delivery of one request.
-func rerunKey(req *events.Request) string { return req.DeliveryID + "|" + req.Key() }
+// runKey identifies the check run a request writes: check runs belong to a commit, so two
+// pull requests with the same head SHA (one message of a check suite lists them all) share
+// one run, and concurrent requests for them share one reconcile.
+func runKey(req *events.Request) string {
+	return strings.ToLower(req.Resource.Owner+"/"+req.Resource.Repo) + "@" + req.SHA
+}
+
+// rerunKey identifies one rerun delivery of one check run.
+func rerunKey(req *events.Request) string { return req.DeliveryID + "|" + runKey(req) }
 
 // reconcile is the state machine of one request, run once for concurrent deliveries.
 func (w *Worker[T]) reconcile(ctx context.Context, log *slog.Logger, req *events.Request, attempt int) (Outcome, error) {
