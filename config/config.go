@@ -53,7 +53,7 @@ func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
 	}
 	var c Worker
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", envError(err))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -129,6 +129,23 @@ func (c *Worker) Validate() error {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// envError names the variable in go-envconfig's parse errors, which name the struct field.
+func envError(err error) error {
+	msg := err.Error()
+	t := reflect.TypeOf(Worker{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if rest, ok := strings.CutPrefix(msg, f.Name+": "); ok {
+			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			if inner := errors.Unwrap(err); inner != nil {
+				return fmt.Errorf("%s: %w", name, inner)
+			}
+			return fmt.Errorf("%s: %s", name, rest)
+		}
+	}
+	return err
 }
 
 // Key returns the App's private key, read from the file when one is configured.
