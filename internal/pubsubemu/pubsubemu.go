@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +44,8 @@ type Emulator struct {
 	pid  int
 	log  *lockedBuffer
 	done chan struct{}
+
+	projects atomic.Int64
 
 	mu      sync.Mutex
 	clients []*pubsub.Client
@@ -168,6 +171,13 @@ func (e *Emulator) ClientOptions() []option.ClientOption {
 		option.WithoutAuthentication(),
 		option.WithTelemetryDisabled(),
 	}
+}
+
+// Project returns a project id not used before on this emulator, starting with prefix:
+// tests sharing one emulator (or run with -count) each get their own topics and
+// subscriptions.
+func (e *Emulator) Project(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, e.projects.Add(1))
 }
 
 // TopicName is the fully qualified name of a topic.

@@ -21,7 +21,7 @@ func TestDeadLetter(t *testing.T) {
 	e := Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := e.Client(ctx, "emu-proj")
+	c, err := e.Client(ctx, e.Project("emu-proj"))
 	if err != nil {
 		t.Fatal(err)
 	}
