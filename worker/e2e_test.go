@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
@@ -304,5 +305,40 @@ func TestEndToEndPull(t *testing.T) {
 	cancel()
 	if err := <-pulled; err != nil {
 		t.Errorf("Pull: %v", err)
+	}
+}
+
+// TestPullShutdown: at shutdown, work that outlives the grace is cancelled and nacked (the
+// run is left in progress), and Pull returns nil once its handlers have returned.
+func TestPullShutdown(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "e2e-shutdown")
+	started := make(chan struct{})
+	var once sync.Once
+	e.calls.fn = func(ctx context.Context, _ *events.Request, _ *github.Client) (*worker.Result[notes], error) {
+		once.Do(func() { close(started) })
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	name, err := pubsubemu.CreateSubscription(context.Background(), e.ps, e.sub(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pulled := make(chan error, 1)
+	go func() {
+		pulled <- e.w.Pull(ctx, e.ps.Subscriber(name), worker.PullOptions{ShutdownGrace: 100 * time.Millisecond})
+	}()
+	id := e.publish(request("", 7, sha1, false).Data)
+	<-started
+	cancel()
+	if err := <-pulled; err != nil {
+		t.Errorf("Pull: %v", err)
+	}
+	if os, _ := e.answers.get(id); !slices.Equal(os, []worker.Outcome{worker.OutcomeRetry}) {
+		t.Errorf("outcomes %v, want [retry] (nacked at shutdown)", os)
+	}
+	if rs := e.runs(sha1); len(rs) != 1 || rs[0].Status != "in_progress" {
+		t.Errorf("runs = %+v, want one left in progress", rs)
 	}
 }

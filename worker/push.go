@@ -68,10 +68,12 @@ type pushEnvelope struct {
 
 // Headers of an unwrapped push with write_metadata that carry the message's metadata.
 const (
-	HeaderMessageID       = "X-Goog-Pubsub-Message-Id"
-	HeaderPublishTime     = "X-Goog-Pubsub-Publish-Time"
-	HeaderDeliveryAttempt = "X-Goog-Pubsub-Delivery-Attempt" // not documented; used when present
-	headerMetadataPrefix  = "X-Goog-Pubsub-"
+	// HeaderMessageID carries the message id; its presence marks an unwrapped push with metadata.
+	HeaderMessageID = "X-Goog-Pubsub-Message-Id"
+	// HeaderPublishTime carries the publish time (RFC 3339).
+	HeaderPublishTime = "X-Goog-Pubsub-Publish-Time"
+	// HeaderDeliveryAttempt is not documented by Pub/Sub; it is used when present.
+	HeaderDeliveryAttempt = "X-Goog-Pubsub-Delivery-Attempt"
 )
 
 // transportHeaders are headers of HTTP and of Google's front ends, never message attributes.

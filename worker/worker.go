@@ -79,9 +79,12 @@ func (o Outcome) Ack() bool {
 
 // Defaults of the Worker's optional fields.
 const (
-	DefaultTimeout       = 5 * time.Minute
+	// DefaultTimeout bounds one run of the reconciler.
+	DefaultTimeout = 5 * time.Minute
+	// DefaultGitHubTimeout bounds one status read or write (retries included).
 	DefaultGitHubTimeout = time.Minute
-	DefaultMemory        = 10000
+	// DefaultMemory is the number of entries of each in-memory map.
+	DefaultMemory = 10000
 )
 
 // Worker handles reconcile messages: it decodes them, and for each request opens a session
@@ -186,6 +189,9 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 		defer func() { w.OnOutcome(m, o, err) }()
 	}
 	log := w.logger()
+	if w.Manager == nil || w.Clients == nil || w.Reconcile == nil {
+		return OutcomeRetry, errors.New("worker: Manager, Clients and Reconcile are required")
+	}
 	res, err := w.Decoder.Decode(m)
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelError, "invalid message: nacked so that the dead-letter policy moves it",
