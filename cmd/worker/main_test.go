@@ -360,7 +360,8 @@ func TestBinaryPushModeAndSIGTERM(t *testing.T) {
 func TestCrashMidReconcile(t *testing.T) {
 	ctx := context.Background()
 	emu := pubsubemu.Shared(t)
-	ps, err := emu.Client(ctx, "crash-proj")
+	project := emu.Project("crash")
+	ps, err := emu.Client(ctx, project)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +376,7 @@ func TestCrashMidReconcile(t *testing.T) {
 	gh := seededGitHub(t)
 	// Slow GitHub down so the gap between the two annotation batches is wide enough to kill in.
 	gh.SetLatency(400 * time.Millisecond)
-	env := append(appEnv(gh), "PUBSUB_SUBSCRIPTION="+sub, "PUBSUB_EMULATOR_HOST="+emu.Host, "GOOGLE_CLOUD_PROJECT=crash-proj")
+	env := append(appEnv(gh), "LOG_LEVEL=debug", "PUBSUB_SUBSCRIPTION="+sub, "PUBSUB_EMULATOR_HOST="+emu.Host, "GOOGLE_CLOUD_PROJECT="+project)
 
 	first := startWorker(t, env...)
 	if _, err := pubsubemu.Publish(ctx, ps, topic, requestJSON(gh), nil); err != nil {
@@ -396,6 +397,15 @@ func TestCrashMidReconcile(t *testing.T) {
 
 	gh.SetLatency(0)
 	second := startWorker(t, env...)
+	restarted := time.Now()
+	defer func() {
+		t.Logf("redelivered and completed %s after the restart", time.Since(restarted).Round(time.Millisecond))
+		if t.Failed() {
+			for _, r := range gh.Requests() {
+				t.Logf("github: %s %s -> %d", r.Method, r.Path, r.Status)
+			}
+		}
+	}()
 	waitFor(t, 120*time.Second, "the restarted worker to complete the run", func() bool {
 		runs := gh.CheckRuns(testOwner, testRepo, testSHA)
 		return len(runs) > 0 && runs[len(runs)-1].Status == "completed"
