@@ -323,6 +323,20 @@ func TestBinaryPushModeAndSIGTERM(t *testing.T) {
 	if !strings.HasPrefix(runs[0].DetailsURL, "https://console.cloud.google.com/logs/query;query=") || !strings.Contains(runs[0].DetailsURL, "project=my-proj") {
 		t.Errorf("details URL = %q", runs[0].DetailsURL)
 	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v, want exit 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the worker did not exit after SIGTERM")
+	}
+	// The output is complete once the process has exited.
 	// Every log line is Cloud Logging JSON carrying the request's labels.
 	sawLabels := false
 	sc := bufio.NewScanner(strings.NewReader(p.output()))
@@ -337,20 +351,6 @@ func TestBinaryPushModeAndSIGTERM(t *testing.T) {
 	}
 	if !sawLabels {
 		t.Error("no log record carried the sha and delivery_id labels")
-	}
-
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v, want exit 0", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the worker did not exit after SIGTERM")
 	}
 }
 
