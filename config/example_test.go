@@ -1,0 +1,46 @@
+package config_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/prreconciler/prreconciler/config"
+)
+
+// Load reads the environment (here a map) and names every problem at once.
+func ExampleLoad() {
+	env := envconfig.MapLookuper(map[string]string{
+		"GITHUB_APP_ID":               "4242",
+		"GITHUB_APP_PRIVATE_KEY_FILE": "/secrets/app.pem",
+		"IDENTITY":                    "diff-hygiene",
+		"PUBSUB_SUBSCRIPTION":         "projects/my-proj/subscriptions/github-events",
+	})
+	cfg, err := config.Load(context.Background(), env)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cfg.Identity, cfg.Pull(), cfg.SubscriptionName(), cfg.MaxInFlight, cfg.ReconcileTimeout)
+
+	_, err = config.Load(context.Background(), envconfig.MapLookuper(map[string]string{"MAX_IN_FLIGHT": "0"}))
+	fmt.Println(err)
+	// Output:
+	// diff-hygiene true projects/my-proj/subscriptions/github-events 10 5m0s
+	// config: GITHUB_APP_ID: is required and must be a positive App id
+	// GITHUB_APP_PRIVATE_KEY: is required (or GITHUB_APP_PRIVATE_KEY_FILE)
+	// IDENTITY: is required (the check run name)
+	// MAX_IN_FLIGHT: must be at least 1
+}
+
+// Variables lists what the worker reads, for documentation and deployment checks.
+func ExampleVariables() {
+	for _, v := range config.Variables()[:3] {
+		fmt.Printf("%s required=%v default=%q\n", v.Name, v.Required, v.Default)
+	}
+	// Output:
+	// GITHUB_APP_ID required=true default=""
+	// GITHUB_APP_PRIVATE_KEY required=false default=""
+	// GITHUB_APP_PRIVATE_KEY_FILE required=false default=""
+}
