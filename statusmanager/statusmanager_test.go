@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -638,5 +639,29 @@ func TestMarkdownOnPointerReceiver(t *testing.T) {
 	must(t, sm.NewSession(srv.Client(), res, sha).SetActualState(context.Background(), "t", &statusmanager.Status[ptrDetails]{Status: "queued", Details: ptrDetails{N: 3}}))
 	if s := srv.CheckRuns(owner, repo, sha)[0].Summary; !strings.HasPrefix(s, "pointer receiver 3") {
 		t.Errorf("summary = %q", s)
+	}
+}
+
+// On Cloud Run (K_SERVICE set) without GOOGLE_CLOUD_PROJECT, the project comes from the
+// metadata server.
+func TestDetailsURLProjectFromMetadataServer(t *testing.T) {
+	md := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Metadata-Flavor") != "Google" || r.URL.Path != "/computeMetadata/v1/project/project-id" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "meta-proj")
+	}))
+	defer md.Close()
+	t.Setenv("GCE_METADATA_HOST", strings.TrimPrefix(md.URL, "http://"))
+	srv := githubtest.NewTestServer(t)
+	srv.AddRepo(owner, repo)
+	sm, err := statusmanager.NewStatusManager[details](context.Background(), identity, statusmanager.WithAppID(srv.App().ID),
+		statusmanager.WithGetenv(func(k string) string { return map[string]string{"K_SERVICE": "worker"}[k] }))
+	must(t, err)
+	res, _ := events.ParseResource("https://github.com/octo-org/hello-world/pull/7")
+	must(t, sm.NewSession(srv.Client(), res, sha).SetActualState(context.Background(), "t", inProgress(details{})))
+	if got, want := srv.CheckRuns(owner, repo, sha)[0].DetailsURL, statusmanager.DetailsURL("meta-proj", "worker", res, sha); got != want {
+		t.Errorf("details URL = %q, want %q", got, want)
 	}
 }
