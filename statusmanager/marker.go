@@ -66,8 +66,9 @@ func renderSummary(markdown, marker string) (string, error) {
 	// Reserve room for the note with the largest count it can show.
 	note := fmt.Sprintf(truncationNote, len(markdown))
 	room := MaxSummaryBytes - len(marker) - len(sep) - len(note)
-	if room < 0 {
-		room = 0
+	if room <= 0 {
+		// The status leaves no room for Markdown and a note: the status alone is written.
+		return marker, nil
 	}
 	cut := room
 	for cut > 0 && !utf8.RuneStart(markdown[cut]) {

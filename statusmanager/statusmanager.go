@@ -149,8 +149,11 @@ type Session[T any] struct {
 	res    *events.Resource
 	sha    string
 
-	mu  sync.Mutex
-	run *github.CheckRun // our newest run on sha, once read or written
+	mu         sync.Mutex
+	run        *github.CheckRun // our newest run on sha, once read or written
+	floor      int64            // runs with an id up to this are history: never written again
+	stale      bool             // a write failed without an answer: re-read run before the next one
+	externalID string
 }
 
 // NewSession creates a new reconciliation session for a GitHub resource and SHA. The resource provides owner, repo, and URL (used as key for log filtering). The SHA is the commit to attach check runs to.
@@ -169,7 +172,7 @@ func (s *Session[T]) ObservedState(ctx context.Context) (*Status[T], error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.run = run
+	s.run, s.stale = run, false
 	s.mu.Unlock()
 	return s.sm.statusOf(run), nil
 }
@@ -196,7 +199,8 @@ func (sm *StatusManager[T]) statusOf(run *github.CheckRun) *Status[T] {
 	return st
 }
 
-// CheckRun returns the check run the session last read or wrote, nil before that.
+// CheckRun returns the check run the session last read or wrote, nil before that. It may be
+// shared with other sessions and must not be modified.
 func (s *Session[T]) CheckRun() *github.CheckRun {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,7 +211,19 @@ func (s *Session[T]) CheckRun() *github.CheckRun {
 // session's run is still in progress, leaving the old run as history.
 func (s *Session[T]) ResetForRerun() {
 	s.mu.Lock()
+	if s.run != nil {
+		s.floor = max(s.floor, s.run.GetID())
+	}
 	s.run = nil
+	s.mu.Unlock()
+}
+
+// SetExternalID sets the external_id sent with the session's writes: a reference of the
+// caller's (the worker puts the delivery id of a rerun there, so that a redelivered rerun
+// finds the run it already made).
+func (s *Session[T]) SetExternalID(id string) {
+	s.mu.Lock()
+	s.externalID = id
 	s.mu.Unlock()
 }
 

@@ -665,3 +665,124 @@ func TestDetailsURLProjectFromMetadataServer(t *testing.T) {
 		t.Errorf("details URL = %q, want %q", got, want)
 	}
 }
+
+// A write that GitHub applied but whose answer was lost (a 502 from a proxy, a reset
+// connection) is not sent twice: the session re-reads the run and sends only what is missing.
+func TestWriteAppliedButAnswerLost(t *testing.T) {
+	tests := []struct {
+		name  string
+		route githubtest.Route
+		skip  int // requests of the route that go through before the fault
+	}{
+		{"the create", githubtest.RouteCreateCheckRun, 0},
+		{"an interim annotation batch", githubtest.RouteUpdateCheckRun, 0},
+		{"the final update", githubtest.RouteUpdateCheckRun, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t)
+			s := e.session()
+			if tt.route == githubtest.RouteUpdateCheckRun {
+				must(t, s.SetActualState(ctx, "Working", inProgress(details{})))
+			}
+			if tt.skip > 0 {
+				// Let the first batches through by arming the fault after them.
+				rt := &armAfter{base: e.gh.Client().Transport, after: tt.skip, arm: func() { e.srv.FailNextAfterApply(tt.route, 1, 502) }}
+				c := github.NewClient(&http.Client{Transport: rt})
+				c.BaseURL = e.gh.BaseURL
+				s = e.sm.NewSession(c, e.res, sha)
+				_, err := s.ObservedState(ctx)
+				must(t, err)
+			} else {
+				e.srv.FailNextAfterApply(tt.route, 1, 502)
+			}
+			must(t, s.SetActualState(ctx, "Done", completed("failure", details{Lines: 120})))
+			r := e.runs(t)
+			if len(r) != 1 || r[0].Status != "completed" || r[0].Conclusion != "failure" {
+				t.Fatalf("runs = %+v", r)
+			}
+			assertAnnotationsOnce(t, r[0], 120)
+		})
+	}
+}
+
+// armAfter calls arm once, after `after` PATCH requests went through.
+type armAfter struct {
+	base  http.RoundTripper
+	mu    sync.Mutex
+	after int
+	arm   func()
+}
+
+func (a *armAfter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(r)
+	if r.Method == http.MethodPatch {
+		a.mu.Lock()
+		a.after--
+		if a.after == 0 {
+			a.arm()
+		}
+		a.mu.Unlock()
+	}
+	return resp, err
+}
+
+// The caller's deadline ends a write GitHub applied before its answer arrived: the session
+// knows it does not know, and its next write re-reads the run first.
+func TestWriteAppliedWhenTheContextEnded(t *testing.T) {
+	e := newEnv(t)
+	ctx1, cancel := context.WithCancel(context.Background())
+	rt := &cancelAfterPatch{base: e.gh.Client().Transport, cancel: cancel}
+	c := github.NewClient(&http.Client{Transport: rt})
+	c.BaseURL = e.gh.BaseURL
+	s := e.sm.NewSession(c, e.res, sha)
+	must(t, s.SetActualState(ctx1, "Working", inProgress(details{})))
+	rt.armed = true
+	if err := s.SetActualState(ctx1, "Done", completed("success", details{Lines: 3})); err == nil {
+		t.Fatal("the write reported success although its answer never arrived")
+	}
+	if r := e.runs(t); len(r) != 1 || r[0].Status != "completed" || len(r[0].Annotations) != 3 {
+		t.Fatalf("GitHub should hold the completed run: %+v", r)
+	}
+	rt.armed = false
+	// The same write again (a retry by the caller) is recognised as done.
+	must(t, s.SetActualState(context.Background(), "Done", completed("success", details{Lines: 3})))
+	r := e.runs(t)
+	if len(r) != 1 {
+		t.Fatalf("%d runs, want 1", len(r))
+	}
+	assertAnnotationsOnce(t, r[0], 3)
+}
+
+type cancelAfterPatch struct {
+	base   http.RoundTripper
+	cancel func()
+	armed  bool
+}
+
+func (c *cancelAfterPatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(r)
+	if c.armed && r.Method == http.MethodPatch && err == nil {
+		resp.Body.Close()
+		c.cancel()
+		return nil, context.Canceled
+	}
+	return resp, err
+}
+
+func TestExternalID(t *testing.T) {
+	e := newEnv(t)
+	s := e.session()
+	s.SetExternalID("delivery-1")
+	must(t, s.SetActualState(context.Background(), "Working", inProgress(details{})))
+	if got := e.runs(t)[0].ExternalID; got != "delivery-1" {
+		t.Fatalf("external_id = %q", got)
+	}
+	st := e.session()
+	_, err := st.ObservedState(context.Background())
+	must(t, err)
+	if st.CheckRun().GetExternalID() != "delivery-1" {
+		t.Errorf("read back external id %q", st.CheckRun().GetExternalID())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -84,7 +85,7 @@ func (s *Session[T]) SetActualState(ctx context.Context, title string, status *S
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := write[T]{s: s, title: title, status: &st, anns: anns, final: final, interim: interim, detailsURL: s.DetailsURL()}
+	w := write[T]{s: s, title: title, status: &st, anns: anns, final: final, interim: interim, detailsURL: s.DetailsURL(), externalID: s.externalID}
 	return w.run(ctx)
 }
 
@@ -105,23 +106,34 @@ type write[T any] struct {
 	anns           []*github.CheckRunAnnotation
 	final, interim string
 	detailsURL     string
-	replaced       int64 // id of a completed run this write must not reopen
+	externalID     string
 }
 
 func (w *write[T]) run(ctx context.Context) error {
 	s := w.s
-	if s.run != nil && s.run.GetStatus() == statusCompleted {
-		w.replaced, s.run = s.run.GetID(), nil
+	if s.stale {
+		// The last write got no answer: what GitHub holds decides what is still to send.
+		done, err := w.refresh(ctx)
+		if err != nil {
+			return fmt.Errorf("statusmanager: re-read the check run after a write without an answer: %w", err)
+		}
+		if done {
+			return nil
+		}
 	}
+	w.retire()
 	attempt := 0
 	for {
 		done, err := w.step(ctx)
 		if err == nil {
+			s.stale = false
 			if done {
 				return nil
 			}
 			continue
 		}
+		// Whatever happens next, the session no longer knows what the run holds.
+		s.stale = true
 		attempt++
 		if attempt >= maxWriteAttempts || !retryable(err) {
 			return err
@@ -134,6 +146,21 @@ func (w *write[T]) run(ctx context.Context) error {
 		} else if done {
 			return nil
 		}
+	}
+}
+
+// retire drops a run the write must not touch: a completed one (never reopened) or one the
+// session has left behind (ResetForRerun). The next request creates a new run.
+func (w *write[T]) retire() {
+	s := w.s
+	if s.run == nil {
+		return
+	}
+	if s.run.GetStatus() == statusCompleted {
+		s.floor = max(s.floor, s.run.GetID())
+	}
+	if s.run.GetID() <= s.floor {
+		s.run = nil
 	}
 }
 
@@ -160,9 +187,12 @@ func (w *write[T]) step(ctx context.Context) (bool, error) {
 	if concl != "" {
 		optConcl = github.String(concl)
 	}
-	var details *string
+	var details, external *string
 	if w.detailsURL != "" {
 		details = github.String(w.detailsURL)
+	}
+	if w.externalID != "" {
+		external = github.String(w.externalID)
 	}
 	var (
 		run *github.CheckRun
@@ -170,7 +200,7 @@ func (w *write[T]) step(ctx context.Context) (bool, error) {
 	)
 	if s.run == nil {
 		run, _, err = s.client.Checks.CreateCheckRun(ctx, s.res.Owner, s.res.Repo, github.CreateCheckRunOptions{
-			Name: s.sm.identity, HeadSHA: s.sha, DetailsURL: details, Status: github.String(stat),
+			Name: s.sm.identity, HeadSHA: s.sha, DetailsURL: details, ExternalID: external, Status: github.String(stat),
 			Conclusion: optConcl, Output: out,
 		})
 		if err != nil {
@@ -179,7 +209,7 @@ func (w *write[T]) step(ctx context.Context) (bool, error) {
 	} else {
 		// Name has no omitempty in go-github v60: always send it, or GitHub sees "".
 		run, _, err = s.client.Checks.UpdateCheckRun(ctx, s.res.Owner, s.res.Repo, s.run.GetID(), github.UpdateCheckRunOptions{
-			Name: s.sm.identity, DetailsURL: details, Status: github.String(stat), Conclusion: optConcl, Output: out,
+			Name: s.sm.identity, DetailsURL: details, ExternalID: external, Status: github.String(stat), Conclusion: optConcl, Output: out,
 		})
 		if err != nil {
 			return false, fmt.Errorf("statusmanager: update check run %d of %s: %w", s.run.GetID(), s.res, err)
@@ -189,8 +219,8 @@ func (w *write[T]) step(ctx context.Context) (bool, error) {
 	return last, nil
 }
 
-// refresh re-reads the run after a write whose outcome is unknown. It reports true when the
-// final write turns out to have been applied.
+// refresh re-reads the run after a write whose outcome is unknown. It reports true when this
+// write's final request turns out to have been applied.
 func (w *write[T]) refresh(ctx context.Context) (bool, error) {
 	s := w.s
 	var (
@@ -200,29 +230,28 @@ func (w *write[T]) refresh(ctx context.Context) (bool, error) {
 	if s.run != nil {
 		run, _, err = s.client.Checks.GetCheckRun(ctx, s.res.Owner, s.res.Repo, s.run.GetID())
 	} else {
-		// The create may have happened: a run of ours newer than the one being replaced is it.
+		// The create may have happened: a run of ours newer than every run left behind is it.
 		run, err = s.sm.latestRun(ctx, s.client, s.res, s.sha)
-		if run != nil && run.GetID() == w.replaced {
+		if run != nil && run.GetID() <= s.floor {
 			run = nil
 		}
 	}
 	if err != nil {
 		return false, err
 	}
-	s.run = run
-	if run != nil && run.GetStatus() == statusCompleted {
-		// Only our final request completes a run, so a completed run means it landed.
-		if w.status.Status == statusCompleted && run.GetOutput().GetAnnotationsCount() >= len(w.anns) {
-			return true, nil
-		}
-		// Someone else completed it (or GitHub marked it stale): start a new run.
-		w.replaced, s.run = run.GetID(), nil
+	s.run, s.stale = run, false
+	if run != nil && run.GetStatus() == statusCompleted && w.status.Status == statusCompleted &&
+		run.GetOutput().GetSummary() == w.final && run.GetConclusion() == w.status.Conclusion {
+		// Our final request landed: the run says exactly what this write says.
+		return true, nil
 	}
+	w.retire()
 	return false, nil
 }
 
 // retryable reports whether a failed write may not have been applied or will succeed later:
-// server errors, secondary rate limits and broken connections.
+// server errors, secondary rate limits, timeouts and broken connections. Other transport
+// errors (a refused token, a bad certificate) are not: retrying cannot help.
 func retryable(err error) bool {
 	var abuse *github.AbuseRateLimitError
 	if errors.As(err, &abuse) {
@@ -232,8 +261,10 @@ func retryable(err error) bool {
 	if errors.As(err, &er) {
 		return er.Response != nil && er.Response.StatusCode >= http.StatusInternalServerError
 	}
+	var op *net.OpError
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func waitRetry(ctx context.Context, err error, attempt int) error {

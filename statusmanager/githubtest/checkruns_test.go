@@ -1,6 +1,8 @@
 package githubtest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -426,5 +428,23 @@ func TestListPagination(t *testing.T) {
 	_, resp, err = c.Checks.ListCheckRunsForRef(ctx, owner, repo, sha1x, &github.ListCheckRunsOptions{Filter: github.String("all"), ListOptions: github.ListOptions{PerPage: 10}})
 	if err != nil || resp.LastPage != 8 || !strings.Contains(resp.Header.Get("Link"), "filter=all") {
 		t.Fatalf("Link with filter: %q %v", resp.Header.Get("Link"), err)
+	}
+}
+
+func TestFailNextAfterApply(t *testing.T) {
+	srv := NewTestServer(t)
+	srv.AddRepo("o", "r")
+	sha := strings.Repeat("a", 40)
+	srv.FailNextAfterApply(RouteCreateCheckRun, 1, 502)
+	_, _, err := srv.Client().Checks.CreateCheckRun(context.Background(), "o", "r", github.CreateCheckRunOptions{Name: "n", HeadSHA: sha})
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response.StatusCode != 502 {
+		t.Fatalf("err = %v, want a 502", err)
+	}
+	if runs := srv.CheckRuns("o", "r", sha); len(runs) != 1 {
+		t.Fatalf("%d runs: the failed-after-apply create must have taken effect", len(runs))
+	}
+	if _, _, err := srv.Client().Checks.CreateCheckRun(context.Background(), "o", "r", github.CreateCheckRunOptions{Name: "n", HeadSHA: sha}); err != nil {
+		t.Fatalf("the fault applies once: %v", err)
 	}
 }

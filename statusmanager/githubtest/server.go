@@ -165,6 +165,7 @@ type fault struct {
 	status     int
 	secondary  bool
 	retryAfter time.Duration
+	afterApply bool // the request takes effect; only its answer is replaced
 }
 
 type bucket struct {
@@ -232,6 +233,18 @@ func (s *Server) FailNext(route Route, n int, status int) {
 	defer s.mu.Unlock()
 	for i := 0; i < n; i++ {
 		s.faults[route] = append(s.faults[route], fault{status: status})
+	}
+}
+
+// FailNextAfterApply makes the next n requests matching route take effect as usual (a write
+// is applied, its annotations appended) and then answers them with the given status and a
+// GitHub-style error body instead of their result: what a client sees when GitHub (or a proxy
+// in front of it) fails after doing the work. Only a re-read tells such a client what happened.
+func (s *Server) FailNextAfterApply(route Route, n int, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.faults[route] = append(s.faults[route], fault{status: status, afterApply: true})
 	}
 }
 
@@ -378,6 +391,13 @@ func (s *Server) log(e Request) {
 func (s *Server) handle(r *http.Request, route Route, params map[string]string, entry *Request) (*response, http.Header) {
 	hdr := http.Header{}
 	if f, ok := s.takeFault(route); ok {
+		if !f.afterApply {
+			return s.faultResponse(r, route, params, f), hdr
+		}
+		// Apply the request, then drop its answer.
+		if _, h := s.handle(r, route, params, entry); h != nil {
+			hdr = h
+		}
 		return s.faultResponse(r, route, params, f), hdr
 	}
 	if route == "" {
