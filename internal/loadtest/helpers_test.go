@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -92,6 +93,7 @@ type envOpts struct {
 	reconcile worker.Reconciler[report]
 	fake      []githubtest.Option
 	budget    time.Duration
+	transport http.RoundTripper
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -111,7 +113,7 @@ func (e *env) restart(t testing.TB, o envOpts) {
 	if budget == 0 {
 		budget = 10 * time.Second
 	}
-	f, err := githubapp.New(e.gh.App().ID, e.gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: e.gh.URL() + "/", RetryBudget: budget})
+	f, err := githubapp.New(e.gh.App().ID, e.gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: e.gh.URL() + "/", RetryBudget: budget, Transport: o.transport})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,3 +227,9 @@ func (c *outcomes) ackedCount() int {
 	defer c.mu.Unlock()
 	return len(c.acked)
 }
+
+// addPRIn adds PR n of o/repo at head.
+func (e *env) addPRIn(o string, n int, head string) { e.addPR(o, repo, n, head) }
+
+// oursIn are the check runs of ours on sha in o/repo.
+func (e *env) oursIn(o, head string) []githubtest.CheckRun { return e.ours(o, repo, head) }
