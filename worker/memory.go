@@ -80,13 +80,15 @@ type flight struct {
 	done    chan struct{}
 	cancel  context.CancelFunc
 	waiters int
+	rerun   bool
 	o       Outcome
 	err     error
 }
 
 // do runs fn once for all concurrent callers of key. shared is true for callers that joined
-// a flight another caller started.
-func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (Outcome, error)) (o Outcome, err error, shared bool) {
+// a flight another caller started, and joinedRerun tells whether that flight was a rerun's
+// (rerun says whether a flight this call starts is).
+func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(context.Context) (Outcome, error)) (o Outcome, err error, shared, joinedRerun bool) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = make(map[string]*flight)
@@ -94,7 +96,7 @@ func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (
 	c, shared := g.calls[key]
 	if !shared {
 		workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		c = &flight{done: make(chan struct{}), cancel: cancel}
+		c = &flight{done: make(chan struct{}), cancel: cancel, rerun: rerun}
 		g.calls[key] = c
 		go func() {
 			defer cancel()
@@ -108,9 +110,10 @@ func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (
 	c.waiters++
 	g.mu.Unlock()
 
+	joinedRerun = shared && c.rerun
 	select {
 	case <-c.done:
-		return c.o, c.err, shared
+		return c.o, c.err, shared, joinedRerun
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
@@ -122,7 +125,7 @@ func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (
 	g.mu.Unlock()
 	if last {
 		<-c.done
-		return c.o, c.err, shared
+		return c.o, c.err, shared, joinedRerun
 	}
-	return OutcomeRetry, context.Cause(ctx), shared
+	return OutcomeRetry, context.Cause(ctx), shared, joinedRerun
 }

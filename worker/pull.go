@@ -16,7 +16,9 @@ type PullOptions struct {
 	// 0 means 10.
 	MaxInFlight int
 	// MaxExtension is how long the client keeps extending a message's lease while it is
-	// handled (ReceiveSettings.MaxExtension); 0 means Timeout plus a minute.
+	// handled (ReceiveSettings.MaxExtension); 0 means the longest a message can take: Timeout,
+	// four status reads and writes of GitHubTimeout, and a minute to spare. A shorter lease
+	// would let Pub/Sub hand the message to another worker while this one still writes.
 	MaxExtension time.Duration
 	// ShutdownGrace is how long in-flight messages may finish after ctx is cancelled; then
 	// their work is cancelled and they are nacked. 0 means DefaultShutdownGrace.
@@ -37,7 +39,7 @@ func (w *Worker[T]) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullO
 	}
 	ext := opts.MaxExtension
 	if ext <= 0 {
-		ext = w.timeout() + time.Minute
+		ext = w.timeout() + 4*w.githubTimeout() + time.Minute
 	}
 	grace := opts.ShutdownGrace
 	if grace <= 0 {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/api/idtoken"
@@ -42,8 +41,9 @@ type PushOptions struct {
 	ServiceAccount string
 	// Validator verifies tokens; nil means idtoken.Validate (tests inject their own).
 	Validator Validator
-	// MaxInFlight, when positive, bounds the pushes handled at once; beyond it the handler
-	// answers 429 (a nack: Pub/Sub delivers the message again later).
+	// MaxInFlight, when positive, bounds the pushes handled at once; beyond it a push waits
+	// for a slot. It does not answer 429: every nack uses up one of the message's delivery
+	// attempts, and a burst must not push messages to the dead-letter topic unreconciled.
 	MaxInFlight int
 	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes. Larger bodies get 413.
 	MaxBodyBytes int64
@@ -145,7 +145,7 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 
 // PushHandler returns the push endpoint: POST (any path) handles one pushed message and
 // answers 204 when it may be acked, or a non-2xx status with a short reason when it is nacked
-// (400 invalid, 503 retry, 401 unauthenticated, 413 too large, 429 too busy); it never answers
+// (400 invalid, 503 retry, 401 unauthenticated, 413 too large); it never answers
 // 202, which the emulator treats as a nack. GET /healthz answers 200.
 func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 	validate := opts.Validator
@@ -156,7 +156,10 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	var inFlight atomic.Int64
+	var slots chan struct{}
+	if opts.MaxInFlight > 0 {
+		slots = make(chan struct{}, opts.MaxInFlight)
+	}
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 			rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -175,13 +178,14 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 				return
 			}
 		}
-		if opts.MaxInFlight > 0 {
-			if inFlight.Add(1) > int64(opts.MaxInFlight) {
-				inFlight.Add(-1)
-				reply(rw, http.StatusTooManyRequests, "too many messages in flight")
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-r.Context().Done():
+				reply(rw, http.StatusServiceUnavailable, "gave up waiting for a free slot")
 				return
 			}
-			defer inFlight.Add(-1)
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxBody))
 		if err != nil {

@@ -111,8 +111,8 @@ type Worker[T any] struct {
 	// attempt a transient failure completes the run as failed and the message is acked. 0
 	// means never give up (the message is nacked until the subscription drops it).
 	MaxDeliveryAttempts int
-	// Memory bounds the in-memory maps (delivery attempts per message id when the message
-	// carries none, completed rerun deliveries); 0 means DefaultMemory entries each.
+	// Memory bounds the in-memory map of delivery attempts per message id (kept when the
+	// message carries none); 0 means DefaultMemory entries.
 	Memory int
 	// OnOutcome, when set, is called once per handled message with its outcome, before the
 	// transport acks or nacks it (metrics, tests).
@@ -120,7 +120,6 @@ type Worker[T any] struct {
 
 	once     sync.Once
 	attempts *lru // message key → deliveries seen, when the message does not say
-	reruns   *lru // rerun delivery id + request key → completed
 	flights  flights
 }
 
@@ -131,7 +130,6 @@ func (w *Worker[T]) init() {
 			n = DefaultMemory
 		}
 		w.attempts = newLRU(n)
-		w.reruns = newLRU(n)
 	})
 }
 
@@ -263,13 +261,33 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		slog.Bool("rerun", req.Rerun),
 		slog.Int("delivery_attempt", attempt),
 	)
-	key := runKey(req)
-	if req.Rerun {
-		key += "|rerun"
+	// One flight per check run: a delivery joins the reconcile already running for its
+	// commit, except a rerun, which waits for a plain reconcile to end and then runs its own.
+	var (
+		o      Outcome
+		err    error
+		shared bool
+	)
+	for {
+		var joinedRerun bool
+		o, err, shared, joinedRerun = w.flights.do(ctx, runKey(req), req.Rerun, func(ctx context.Context) (Outcome, error) {
+			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
+			return r.do()
+		})
+		if !req.Rerun || !shared || joinedRerun || ctx.Err() != nil {
+			break
+		}
 	}
-	o, err, shared := w.flights.do(ctx, key, func(ctx context.Context) (Outcome, error) {
-		return w.reconcile(ctx, log, req, attempt)
-	})
+	if shared && o == OutcomeRetry && w.MaxDeliveryAttempts > 0 && attempt >= w.MaxDeliveryAttempts && ctx.Err() == nil {
+		// The flight this delivery joined belongs to an earlier attempt of another delivery,
+		// but this one is at its last attempt: it gives up for itself rather than go to the
+		// dead-letter topic with nothing written.
+		cause := err
+		o, err, _, _ = w.flights.do(ctx, runKey(req), req.Rerun, func(ctx context.Context) (Outcome, error) {
+			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
+			return r.giveUp(cause)
+		})
+	}
 	level := slog.LevelInfo
 	switch o {
 	case OutcomeRetry, OutcomeFailed, OutcomeGaveUp:
@@ -291,21 +309,9 @@ func runKey(req *events.Request) string {
 	return strings.ToLower(req.Resource.Owner+"/"+req.Resource.Repo) + "@" + req.SHA
 }
 
-// rerunKey identifies one rerun delivery of one check run.
-func rerunKey(req *events.Request) string { return req.DeliveryID + "|" + runKey(req) }
-
-// reconcile is the state machine of one request, run once for concurrent deliveries.
-func (w *Worker[T]) reconcile(ctx context.Context, log *slog.Logger, req *events.Request, attempt int) (Outcome, error) {
-	if req.Rerun && w.reruns.has(rerunKey(req)) {
-		return OutcomeSkipped, nil
-	}
-	r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
-	o, err := r.do()
-	if req.Rerun && o.Ack() && o != OutcomeSkipped {
-		w.reruns.add(rerunKey(req), 1)
-	}
-	return o, err
-}
+// rerunID is the external_id of the run a rerun delivery makes: a redelivery of the same
+// rerun (after a crash, on another instance) finds it and does not make another.
+func rerunID(req *events.Request) string { return "rerun:" + req.DeliveryID }
 
 // run is one attempt at one request.
 type run[T any] struct {
@@ -323,8 +329,10 @@ func (r *run[T]) github() (context.Context, context.CancelFunc) {
 	ctx := r.ctx
 	d := r.w.githubTimeout()
 	if ctx.Err() != nil {
+		// Past the grace of a shutdown little time is left (Cloud Run kills 10 s after
+		// SIGTERM): one short chance to leave the run saying something.
 		ctx = context.WithoutCancel(ctx)
-		d = min(d, 5*time.Second)
+		d = min(d, 2*time.Second)
 	}
 	return context.WithTimeout(ctx, d)
 }
@@ -353,9 +361,15 @@ func (r *run[T]) do() (Outcome, error) {
 	if err != nil {
 		return r.failed(fmt.Errorf("read status: %w", err), nil)
 	}
-	if st != nil && st.Status == "completed" && st.ObservedGeneration == req.SHA && !req.Rerun {
+	if r.completed(st) {
 		r.log.Debug("already completed at this SHA", "conclusion", st.Conclusion)
 		return OutcomeSkipped, nil
+	}
+	if req.Rerun {
+		// The newest run is completed: the next write starts a new run, marked as this
+		// rerun's. Or it is this rerun's own unfinished run (a crashed attempt), or another
+		// unfinished one: the rerun finishes it rather than leave it open forever.
+		r.session.SetExternalID(rerunID(req))
 	}
 	title := "Reconciling"
 	if r.attempt > 1 {
@@ -377,9 +391,57 @@ func (r *run[T]) do() (Outcome, error) {
 		conclusion = "success"
 	}
 	if err := r.write(res.Title, &statusmanager.Status[T]{Status: "completed", Conclusion: conclusion, Details: res.Details}); err != nil {
+		if r.landed() {
+			// The write took effect though its answer was lost.
+			return OutcomeReconciled, nil
+		}
 		return r.failed(fmt.Errorf("write completed status: %w", err), res)
 	}
 	return OutcomeReconciled, nil
+}
+
+// completed reports whether st says this request is done: completed at its SHA, and for a
+// rerun, by a run this rerun made.
+func (r *run[T]) completed(st *statusmanager.Status[T]) bool {
+	if st == nil || st.Status != "completed" || st.ObservedGeneration != r.req.SHA {
+		return false
+	}
+	return !r.req.Rerun || r.session.CheckRun().GetExternalID() == rerunID(r.req)
+}
+
+// landed re-reads the status after a completed write that failed, whose outcome may be
+// unknown (no answer): it reports whether the run is completed as this request wanted.
+func (r *run[T]) landed() bool {
+	ctx, cancel := r.github()
+	defer cancel()
+	st, err := r.session.ObservedState(ctx)
+	return err == nil && r.completed(st)
+}
+
+// giveUp completes the run as failed at the last delivery attempt, unless it is done.
+func (r *run[T]) giveUp(cause error) (Outcome, error) {
+	req := r.req
+	gh, err := r.w.Clients.Client(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID)
+	if err != nil {
+		return OutcomeRetry, errors.Join(cause, err)
+	}
+	r.session = r.w.Manager.NewSession(gh, &req.Resource, req.SHA)
+	ctx, cancel := r.github()
+	st, err := r.session.ObservedState(ctx)
+	cancel()
+	if err != nil {
+		return OutcomeRetry, errors.Join(cause, err)
+	}
+	if r.completed(st) {
+		return OutcomeSkipped, nil
+	}
+	if req.Rerun {
+		r.session.SetExternalID(rerunID(req))
+	}
+	if cause == nil {
+		cause = errors.New("transient failure")
+	}
+	return r.failed(Transient(cause), nil)
 }
 
 // reconcile runs the reconciler under the timeout, turning a panic into a permanent error.
@@ -415,8 +477,10 @@ func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
 			if max > 0 {
 				left = fmt.Sprintf("will retry (attempt %d of %d)", r.attempt, max)
 			}
-			if r.session.CheckRun() != nil { // only a run we know of: never a new run just to say so
-				if err := r.write("Transient failure, "+left+": "+cause.Error(), &statusmanager.Status[T]{Status: "in_progress", Details: details}); err != nil {
+			if run := r.session.CheckRun(); run != nil && run.GetStatus() != "completed" {
+				// Only on an open run we know of: never a new run just to say so. No details:
+				// their annotations belong with the completed write.
+				if err := r.write("Transient failure, "+left+": "+cause.Error(), &statusmanager.Status[T]{Status: "in_progress"}); err != nil {
 					r.log.Warn("could not record the transient failure on the check run", "error", err.Error())
 				}
 			}
