@@ -31,7 +31,7 @@ type Worker struct {
 	EmulatorHost string `env:"PUBSUB_EMULATOR_HOST" desc:"host:port of a Pub/Sub emulator; honoured by the Pub/Sub client"`
 
 	MaxInFlight         int           `env:"MAX_IN_FLIGHT, default=10" desc:"messages reconciled at once (pull mode's flow control; push mode rejects beyond it)"`
-	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline for one reconcile, GitHub calls included; below the subscription's ack deadline"`
+	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline of the reconciler itself, at most 6m: the status reads and writes around it (a minute each at most) must fit with it in the 10-minute ack deadline"`
 	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=8s" desc:"on SIGTERM, how long in-flight work may finish before it is nacked"`
 	MaxDeliveryAttempts int           `env:"MAX_DELIVERY_ATTEMPTS, default=5" desc:"the dead-letter policy's max_delivery_attempts; at the last attempt a transient failure completes the run as failed"`
 	RetryBudget         time.Duration `env:"GITHUB_RETRY_BUDGET, default=30s" desc:"how long one GitHub request may wait on secondary rate limits and 5xx retries; beyond it the message is nacked and comes back later"`
@@ -45,6 +45,11 @@ type Worker struct {
 
 	LogLevel string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
 }
+
+// MaxReconcileTimeout is the largest RECONCILE_TIMEOUT: a message must end within Pub/Sub's
+// largest ack deadline (10 minutes), and the worker's status reads and writes around the
+// reconciler may take up to a minute each.
+const MaxReconcileTimeout = 6 * time.Minute
 
 // Load reads the configuration from l (the process environment when nil) and validates it.
 func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
@@ -90,14 +95,22 @@ func (c *Worker) Validate() error {
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT", "%d is not a TCP port", c.Port)
 	}
-	if c.Subscription != "" && !strings.HasPrefix(c.Subscription, "projects/") && c.Project == "" {
-		bad("PUBSUB_SUBSCRIPTION", "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/subscriptions/S", c.Subscription)
+	if c.Subscription != "" {
+		if strings.HasPrefix(c.Subscription, "projects/") {
+			if p := strings.Split(c.Subscription, "/"); len(p) != 4 || p[1] == "" || p[2] != "subscriptions" || p[3] == "" {
+				bad("PUBSUB_SUBSCRIPTION", "%q is not projects/P/subscriptions/S", c.Subscription)
+			}
+		} else if strings.Contains(c.Subscription, "/") {
+			bad("PUBSUB_SUBSCRIPTION", "%q is neither a short name nor projects/P/subscriptions/S", c.Subscription)
+		} else if c.Project == "" {
+			bad("PUBSUB_SUBSCRIPTION", "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/subscriptions/S", c.Subscription)
+		}
 	}
 	if c.MaxInFlight < 1 {
 		bad("MAX_IN_FLIGHT", "must be at least 1")
 	}
-	if c.ReconcileTimeout <= 0 || c.ReconcileTimeout > 10*time.Minute {
-		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most 10m (the largest ack deadline)", c.ReconcileTimeout)
+	if c.ReconcileTimeout <= 0 || c.ReconcileTimeout > MaxReconcileTimeout {
+		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most %s (the status writes need the rest of the 10-minute ack deadline)", c.ReconcileTimeout, MaxReconcileTimeout)
 	}
 	if c.ShutdownGrace < 0 {
 		bad("SHUTDOWN_GRACE", "must not be negative")

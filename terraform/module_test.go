@@ -955,6 +955,8 @@ func TestModuleValidations(t *testing.T) {
 	}{
 		{"reconcile_timeout_seconds", cty.NumberIntVal(300), true},
 		{"reconcile_timeout_seconds", cty.NumberIntVal(600), false},
+		{"reconcile_timeout_seconds", cty.NumberIntVal(360), true},
+		{"reconcile_timeout_seconds", cty.NumberIntVal(361), false},
 		{"concurrency", cty.NumberIntVal(0), false},
 		{"concurrency", cty.NumberIntVal(1001), false},
 		{"identity", cty.StringVal("prreconciler"), true},

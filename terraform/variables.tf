@@ -207,13 +207,13 @@ variable "max_instances" {
 }
 
 variable "reconcile_timeout_seconds" {
-  description = "Deadline of one reconcile in seconds (RECONCILE_TIMEOUT), GitHub calls included. Below the 600 s request timeout and ack deadline, leaving time to write the check run."
+  description = "Deadline of the reconciler in seconds (RECONCILE_TIMEOUT). At most 360: with the worker's status reads and writes (up to a minute each) a message must end within the 600 s request timeout and ack deadline."
   type        = number
   default     = 300
 
   validation {
-    condition     = var.reconcile_timeout_seconds >= 1 && var.reconcile_timeout_seconds <= 570 && floor(var.reconcile_timeout_seconds) == var.reconcile_timeout_seconds
-    error_message = "reconcile_timeout_seconds must be an integer from 1 to 570 (below the 600 s request timeout)."
+    condition     = var.reconcile_timeout_seconds >= 1 && var.reconcile_timeout_seconds <= 360 && floor(var.reconcile_timeout_seconds) == var.reconcile_timeout_seconds
+    error_message = "reconcile_timeout_seconds must be an integer from 1 to 360 (the status writes need the rest of the 600 s request timeout)."
   }
 }
 

@@ -144,6 +144,9 @@ func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
 			"MAX_IN_FLIGHT": "0", "MAX_DELIVERY_ATTEMPTS": "101", "LOG_LEVEL": "loud", "PUBSUB_SUBSCRIPTION": "short"},
 			[]string{"GITHUB_APP_PRIVATE_KEY", "MAX_IN_FLIGHT", "MAX_DELIVERY_ATTEMPTS", "LOG_LEVEL", "PUBSUB_SUBSCRIPTION"}},
 		{"unparsable", map[string]string{"PORT": "eighty"}, []string{"PORT"}},
+		{"malformed subscription", map[string]string{"PUBSUB_SUBSCRIPTION": "projects/"}, []string{"PUBSUB_SUBSCRIPTION"}},
+		{"subscription path", map[string]string{"PUBSUB_SUBSCRIPTION": "topics/x", "GOOGLE_CLOUD_PROJECT": "p"}, []string{"PUBSUB_SUBSCRIPTION"}},
+		{"reconcile longer than the ack deadline allows", map[string]string{"RECONCILE_TIMEOUT": "7m"}, []string{"RECONCILE_TIMEOUT"}},
 		{"both keys", map[string]string{"GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----", "GITHUB_APP_PRIVATE_KEY_FILE": "/k", "IDENTITY": "x"},
 			[]string{"GITHUB_APP_PRIVATE_KEY_FILE are both set"}},
 	}
