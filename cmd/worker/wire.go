@@ -62,11 +62,40 @@ func newWorker(ctx context.Context, cfg *config.Worker, project, service string,
 // hygieneReconciler adapts hygiene.Reconcile to the worker: the details carry their own
 // conclusion and title. GitHub errors are classified by the worker (5xx and rate limits
 // are transient, a missing PR is permanent).
+//
+// GitHub lists a pull request's files as of its current head, so the reconcile is only
+// about req.SHA while that is the head: the head is read before and after the files, and a
+// request for a commit the PR has moved past is completed as skipped ("superseded"); the
+// new head gets its own event.
 func hygieneReconciler(opts hygiene.Options) worker.Reconciler[hygiene.Details] {
 	return func(ctx context.Context, req *events.Request, gh *github.Client) (*worker.Result[hygiene.Details], error) {
-		d, err := hygiene.Reconcile(ctx, gh, req.Resource.Owner, req.Resource.Repo, req.Resource.Number, opts)
+		res := req.Resource
+		head := func() (string, error) {
+			pr, _, err := gh.PullRequests.Get(ctx, res.Owner, res.Repo, res.Number)
+			if err != nil {
+				return "", fmt.Errorf("hygiene: read %s: %w", res.String(), err)
+			}
+			return strings.ToLower(pr.GetHead().GetSHA()), nil
+		}
+		superseded := func(h string) *worker.Result[hygiene.Details] {
+			return &worker.Result[hygiene.Details]{Conclusion: "skipped",
+				Title: fmt.Sprintf("Superseded: the pull request's head is now %.12s", h)}
+		}
+		h, err := head()
 		if err != nil {
 			return nil, err
+		}
+		if h != req.SHA {
+			return superseded(h), nil
+		}
+		d, err := hygiene.Reconcile(ctx, gh, res.Owner, res.Repo, res.Number, opts)
+		if err != nil {
+			return nil, err
+		}
+		if h, err = head(); err != nil {
+			return nil, err
+		} else if h != req.SHA {
+			return superseded(h), nil
 		}
 		return &worker.Result[hygiene.Details]{Conclusion: d.Conclusion(), Title: d.Title(), Details: d}, nil
 	}
