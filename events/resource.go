@@ -30,6 +30,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error says which field is wrong, its value (cut to 80 bytes) and why.
 func (e *FieldError) Error() string {
 	v := e.Value
 	if len(v) > 80 {
