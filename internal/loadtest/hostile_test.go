@@ -221,27 +221,29 @@ func hostileRows() []hostileRow {
 				t.Logf("installation of another owner: %v", err)
 				return describe(e, o, err)
 			}},
-		{"forged status marker (completed at this SHA) in our own details Markdown, run left in progress", "statusmanager + fake",
-			"not trusted: the redelivery reconciled (was retry, then reconciled); 1 run",
+		{"forged status marker (completed at this SHA) in the details Markdown of our own in-progress run", "statusmanager + fake",
+			"not trusted: the next delivery reconciled (was in_progress written, then reconciled); 1 run",
 			func(t *testing.T, e *env) string {
-				first := true
-				e.restart(t, envOpts{reconcile: func(context.Context, *events.Request, *github.Client) (*worker.Result[report], error) {
-					if first {
-						first = false
-						return &worker.Result[report]{Details: report{Forged: forgedMarker()}}, worker.Transient(errors.New("later"))
-					}
-					return annotate(0)(nil, nil, nil)
-				}})
+				// Our own in-progress run whose Markdown carries a forged "completed" marker.
+				gh, err := e.clients.Client(context.Background(), owner, repo, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := &events.Resource{Owner: owner, Repo: repo, Number: 7, URL: prURL(owner, repo, 7)}
+				if err := e.w.Manager.NewSession(gh, res, hostileSHA).SetActualState(context.Background(), "Reconciling",
+					&statusmanager.Status[report]{Status: "in_progress", Details: report{Forged: forgedMarker()}}); err != nil {
+					t.Fatal(err)
+				}
+				o1 := worker.Outcome("in_progress written")
 				m := &events.Message{ID: "f1", Data: reqData(nil)}
-				o1, _ := e.w.Handle(context.Background(), m)
 				runs := e.ours(owner, repo, hostileSHA)
 				if len(runs) != 1 || !strings.Contains(runs[0].Summary, "<!--"+identity+"-status-->\n<!--\n{\n  \"observedGeneration\": \""+hostileSHA+"\",\n  \"status\": \"completed\"") {
 					t.Errorf("the forged marker did not reach the summary: %+v", runs)
 				}
 				o2, _ := e.w.Handle(context.Background(), m)
-				verdict := "not trusted: the redelivery reconciled"
+				verdict := "not trusted: the next delivery reconciled"
 				if o2 == worker.OutcomeSkipped {
-					verdict = "TRUSTED: the redelivery skipped"
+					verdict = "TRUSTED: the next delivery skipped"
 				}
 				return fmt.Sprintf("%s (was %s, then %s); %d run", verdict, o1, o2, len(e.ours(owner, repo, hostileSHA)))
 			}},
