@@ -10,6 +10,9 @@ import (
 	"github.com/prreconciler/prreconciler/events"
 )
 
+// DefaultMaxAckExtension is the longest single lease extension Pull asks for.
+const DefaultMaxAckExtension = 30 * time.Second
+
 // PullOptions configures Pull.
 type PullOptions struct {
 	// MaxInFlight bounds the messages handled at once (ReceiveSettings.MaxOutstandingMessages);
@@ -20,6 +23,10 @@ type PullOptions struct {
 	// four status reads and writes of GitHubTimeout, and a minute to spare. A shorter lease
 	// would let Pub/Sub hand the message to another worker while this one still writes.
 	MaxExtension time.Duration
+	// MaxAckExtension caps one lease extension (ReceiveSettings.MaxDurationPerAckExtension):
+	// it bounds how long messages a crashed or stopped worker had pulled stay invisible
+	// before Pub/Sub delivers them again. 0 means DefaultMaxAckExtension.
+	MaxAckExtension time.Duration
 	// ShutdownGrace is how long in-flight messages may finish after ctx is cancelled; then
 	// their work is cancelled and they are nacked. 0 means DefaultShutdownGrace.
 	ShutdownGrace time.Duration
@@ -45,8 +52,15 @@ func (w *Worker[T]) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullO
 	if grace <= 0 {
 		grace = DefaultShutdownGrace
 	}
+	ackExt := opts.MaxAckExtension
+	if ackExt <= 0 {
+		ackExt = DefaultMaxAckExtension
+	}
 	sub.ReceiveSettings.MaxOutstandingMessages = n
 	sub.ReceiveSettings.MaxExtension = ext
+	// Without a cap the client extends leases by the 99th percentile of its ack times, up to
+	// 10 minutes: after a crash its messages would wait that long.
+	sub.ReceiveSettings.MaxDurationPerAckExtension = ackExt
 	sub.ReceiveSettings.ShutdownOptions = &pubsub.ShutdownOptions{
 		Behavior: pubsub.ShutdownBehaviorWaitForProcessing,
 		Timeout:  grace + 5*time.Second, // handlers stop at grace; this leaves time to flush their nacks

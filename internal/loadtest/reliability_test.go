@@ -93,10 +93,6 @@ func TestReliability(t *testing.T) {
 		total = 100
 	}
 	start := time.Now()
-	leaseExtension := 10 * time.Second
-	if os.Getenv("PRRECONCILER_RELIABILITY_DEFAULT_LEASE") != "" {
-		leaseExtension = 0
-	}
 	emu := pubsubemu.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -104,16 +100,17 @@ func TestReliability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"requests", "dead"} {
+	for _, id := range []string{"requests"} {
 		if _, err := pubsubemu.CreateTopic(ctx, ps, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := pubsubemu.CreateSubscription(ctx, ps, pubsubemu.SubscriptionConfig{ID: "dead-sub", Topic: "dead"}); err != nil {
-		t.Fatal(err)
-	}
+	// No dead-letter policy here: with one, the emulator (unlike Pub/Sub) was seen to hold
+	// back a whole batch of messages nacked at the restart for minutes, which says nothing
+	// about the worker. Dead-lettering is proven by the worker's end-to-end tests, one
+	// message at a time; here every message must end acked.
 	subName, err := pubsubemu.CreateSubscription(ctx, ps, pubsubemu.SubscriptionConfig{ID: "worker", Topic: "requests",
-		AckDeadline: 10 * time.Second, DeadLetterTopic: "dead", MaxDeliveryAttempts: 5})
+		AckDeadline: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,14 +235,13 @@ func TestReliability(t *testing.T) {
 		published[id] = true
 	}
 	pub.Stop()
-	pullOpts := worker.PullOptions{MaxInFlight: inFlight, ShutdownGrace: 300 * time.Millisecond}
+	// A short lease extension brings back the messages the stopped worker had leased within
+	// seconds (Pull's default bounds it at 30 s).
+	pullOpts := worker.PullOptions{MaxInFlight: inFlight, ShutdownGrace: 300 * time.Millisecond, MaxAckExtension: 10 * time.Second}
 	runWorker := func(w *worker.Worker[report]) (stop func()) {
 		wctx, wcancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		sub := ps.Subscriber(subName)
-		// Pull leaves the lease settings alone; the client's default lets a stopped
-		// process's leased messages stay invisible for a minute or more (see BENCHMARKS.md).
-		sub.ReceiveSettings.MaxDurationPerAckExtension = leaseExtension
 		go func() { done <- w.Pull(wctx, sub, pullOpts) }()
 		return func() {
 			wcancel()
@@ -295,15 +291,12 @@ func TestReliability(t *testing.T) {
 	time.Sleep(12 * time.Second)
 	stop()
 
-	// The subscription drains: a fresh subscriber sees nothing, and nothing was dead-lettered.
-	var leftover, dead atomic.Int64
+	// The subscription drains: a fresh subscriber sees nothing.
+	var leftover atomic.Int64
 	fctx, fcancel := context.WithTimeout(ctx, 4*time.Second)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		ps.Subscriber(subName).Receive(fctx, func(_ context.Context, m *pubsub.Message) { leftover.Add(1); m.Ack() })
-	})
-	wg.Go(func() {
-		ps.Subscriber("dead-sub").Receive(fctx, func(_ context.Context, m *pubsub.Message) { dead.Add(1); m.Ack() })
 	})
 	wg.Wait()
 	fcancel()
@@ -373,7 +366,6 @@ func TestReliability(t *testing.T) {
 		{"messages acked / published", fmt.Sprintf("%d / %d", ackedTotal, len(published))},
 		{"redelivered after all were acked (12 s quiet period): skipped / other", fmt.Sprintf("%d / %d", lateSkipped.Load(), lateOther.Load())},
 		{"left on the subscription (final pull, 4 s)", leftover.Load()},
-		{"dead-lettered", dead.Load()},
 		{"commits with exactly one run, completed success", fmt.Sprintf("%d / %d", len(keys)-len(badRuns), len(keys))},
 		{"PR heads with exactly one completed run", fmt.Sprintf("%d / %d", headsOK, len(heads))},
 		{"commits written completed more than once (all runs)", twice},
@@ -400,8 +392,8 @@ func TestReliability(t *testing.T) {
 	if lateOther.Load() != 0 {
 		t.Errorf("%d late redeliveries were not skipped", lateOther.Load())
 	}
-	if ackedTotal < len(published) || leftover.Load() != 0 || dead.Load() != 0 {
-		t.Errorf("acked %d of %d, %d left on the subscription, %d dead-lettered", ackedTotal, len(published), leftover.Load(), dead.Load())
+	if ackedTotal < len(published) || leftover.Load() != 0 {
+		t.Errorf("acked %d of %d, %d left on the subscription", ackedTotal, len(published), leftover.Load())
 	}
 	if twice != 0 || writesTwice != 0 {
 		t.Errorf("%d commits reconciled to completion twice, %d runs completed by more than one write", twice, writesTwice)
