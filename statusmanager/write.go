@@ -241,9 +241,13 @@ func (w *write[T]) refresh(ctx context.Context) (bool, error) {
 	}
 	s.run, s.stale = run, false
 	if run != nil && run.GetStatus() == statusCompleted && w.status.Status == statusCompleted &&
-		run.GetOutput().GetSummary() == w.final && run.GetConclusion() == w.status.Conclusion {
-		// Our final request landed: the run says exactly what this write says.
-		return true, nil
+		run.GetConclusion() == w.status.Conclusion && run.GetOutput().GetAnnotationsCount() >= len(w.anns) {
+		// Only a final request completes a run: if the run carries this write's status (read
+		// from the marker, not compared byte for byte, in case GitHub normalises the text),
+		// the final request landed.
+		if st := s.sm.statusOf(run); st != nil && st.Status == statusCompleted && st.Conclusion == w.status.Conclusion && st.ObservedGeneration == s.sha {
+			return true, nil
+		}
 	}
 	w.retire()
 	return false, nil
