@@ -170,6 +170,12 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 			say("   %-13s %.12s  %-11s %-8s %-32q %d annotations", r.Name, r.HeadSHA, r.Status, r.Conclusion, r.Title, len(r.Annotations))
 		}
 	}
+	if runs := gh.CheckRuns(localOwner, localRepo, localSHA1); len(runs) > 0 {
+		say("\n   annotations of the run on %.12s:", localSHA1)
+		for _, a := range runs[0].Annotations {
+			say("   %-8s %s:%d  %s", a.GetAnnotationLevel(), a.GetPath(), a.GetStartLine(), a.GetMessage())
+		}
+	}
 	say("\n== Pointing the same binary at a real GitHub App and subscription")
 	say(`   GITHUB_APP_ID=<app id> GITHUB_APP_PRIVATE_KEY_FILE=<key.pem> IDENTITY=diff-hygiene \
    GOOGLE_CLOUD_PROJECT=<project> PUBSUB_SUBSCRIPTION=<subscription> go run ./cmd/worker
@@ -210,10 +216,19 @@ func newOutcomeLog() *outcomeLog {
 	return &outcomeLog{changed: make(chan struct{}), seen: map[string][]string{}}
 }
 
+// outcomeNotes say what an outcome means on GitHub, for the local run's reader.
+var outcomeNotes = map[worker.Outcome]string{
+	worker.OutcomeReconciled: "check run written in_progress, then completed; acked",
+	worker.OutcomeSkipped:    "completed at this SHA already, nothing written; acked",
+	worker.OutcomeIgnored:    "not an event we reconcile; acked",
+}
+
 func (l *outcomeLog) record(m *events.Message, o worker.Outcome, err error) {
 	line := string(o)
 	if err != nil {
 		line += ": " + err.Error()
+	} else if note := outcomeNotes[o]; note != "" {
+		line += " (" + note + ")"
 	}
 	l.mu.Lock()
 	l.seen[m.ID] = append(l.seen[m.ID], line)
