@@ -30,7 +30,7 @@ type Worker struct {
 	Project      string `env:"GOOGLE_CLOUD_PROJECT" desc:"the Google Cloud project (else the metadata server, only on Cloud Run)"`
 	EmulatorHost string `env:"PUBSUB_EMULATOR_HOST" desc:"host:port of a Pub/Sub emulator; honoured by the Pub/Sub client"`
 
-	MaxInFlight         int           `env:"MAX_IN_FLIGHT, default=10" desc:"messages reconciled at once (pull mode's flow control; push mode rejects beyond it)"`
+	MaxInFlight         int           `env:"MAX_IN_FLIGHT, default=10" desc:"messages reconciled at once (pull mode's flow control; in push mode further pushes wait for a slot)"`
 	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline of the reconciler itself, at most 6m: the status reads and writes around it (a minute each at most) must fit with it in the 10-minute ack deadline"`
 	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=8s" desc:"on SIGTERM, how long in-flight work may finish before it is nacked"`
 	MaxDeliveryAttempts int           `env:"MAX_DELIVERY_ATTEMPTS, default=5" desc:"the dead-letter policy's max_delivery_attempts; at the last attempt a transient failure completes the run as failed"`
