@@ -38,6 +38,9 @@ type Message struct {
 	DeliveryAttempt int
 	// PublishTime is when the message was published.
 	PublishTime time.Time
+	// OrderingKey is the message's Pub/Sub ordering key, when the transport says (pull does;
+	// a push says only in production, and only in the wrapped envelope).
+	OrderingKey string
 }
 
 // Result is what a message asks for: the requests to reconcile, or, when there are none,
@@ -113,8 +116,8 @@ type Decoder struct {
 //	{"owner":"octo-org","repo":"hello-world","url":"https://github.com/octo-org/hello-world/pull/7",
 //	 "sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e","installationId":42,"rerun":false}
 //
-// installationId and rerun are optional, other fields are refused, the PR number comes from
-// the URL and the delivery id is the message id.
+// installationId, rerun and deliveryId are optional, other fields are refused, the PR number
+// comes from the URL and the delivery id is deliveryId, else the message id.
 //
 // A message with ce-type is a webhook relay CloudEvent: ce-type is "<prefix>.<event>", the
 // data {"when":..., "headers":{"event":..., "delivery_id":...}, "body":<webhook payload>}.
@@ -218,6 +221,7 @@ type requestJSON struct {
 	SHA            *string `json:"sha"`
 	InstallationID *int64  `json:"installationId"`
 	Rerun          *bool   `json:"rerun"`
+	DeliveryID     *string `json:"deliveryId"`
 }
 
 func (c *decoding) decodeRequest() (Result, error) {
@@ -243,6 +247,13 @@ func (c *decoding) decodeRequest() (Result, error) {
 	}
 	if rj.Rerun != nil {
 		req.Rerun = *rj.Rerun
+	}
+	if rj.DeliveryID != nil && *rj.DeliveryID != "" {
+		// Forwarded by the intake stage: the GitHub delivery the request came from.
+		if len(*rj.DeliveryID) > maxDeliveryIDBytes {
+			return Result{}, c.invalid("deliveryId", fmt.Sprintf("is %d bytes; at most %d", len(*rj.DeliveryID), maxDeliveryIDBytes), nil)
+		}
+		req.DeliveryID = *rj.DeliveryID
 	}
 	if err := c.validate(&req, nil); err != nil {
 		return Result{}, err
