@@ -122,14 +122,18 @@ type Decoder struct {
 // A message with ce-type is a webhook relay CloudEvent: ce-type is "<prefix>.<event>", the
 // data {"when":..., "headers":{"event":..., "delivery_id":...}, "body":<webhook payload>}.
 // ce-subject (owner/repo), ce-action and ce-pullrequesturl, when present, must agree with the
-// payload. The delivery id is ce-id, else headers.delivery_id, else the message id.
+// payload; ce-pullrequesturl by owner, repository and number only, since the relay names
+// github.com in it whatever the GitHub host. Every URL, and so the host, comes from the
+// payload, never from an attribute. The delivery id is ce-id, else headers.delivery_id, else
+// the message id.
 // pull_request opened, reopened, synchronize and ready_for_review give a request at the head
 // SHA; check_run rerequested and requested_action of a run of ours give a rerun at its head
-// SHA for each pull request it lists; check_suite requested and rerequested give a request
-// (a rerun for rerequested) at its head SHA for each pull request it lists. The web URL of a
-// listed pull request is the repository's html_url + "/pull/" + its number. Other types,
-// events and actions, runs and suites of other apps, and runs listing no pull request are
-// ignored.
+// SHA for each pull request it lists, or, when it lists none (a fork's pull request) and the
+// Decoder knows our AppID, for the pull request its external_id names (see RunRef);
+// check_suite requested and rerequested give a request (a rerun for rerequested) at its head
+// SHA for each pull request it lists. The web URL of a pull request is the repository's
+// html_url + "/pull/" + its number. Other types, events and actions, runs and suites of other
+// apps, and runs and suites naming no pull request are ignored.
 //
 // A message that is valid but not for us gives no requests and a non-empty Result.Ignored,
 // and no error. A malformed or invalid message (including data over MaxBytes) gives a
@@ -426,6 +430,7 @@ type whPRRef struct {
 type whCheck struct {
 	Name         string    `json:"name"`
 	HeadSHA      string    `json:"head_sha"`
+	ExternalID   string    `json:"external_id"`
 	App          *whApp    `json:"app"`
 	PullRequests []whPRRef `json:"pull_requests"`
 }
@@ -579,11 +584,8 @@ func (e *webhookEvent) pullRequest() (Result, error) {
 	case pr.Number < 1:
 		return Result{}, e.c.invalid("body.pull_request.number", fmt.Sprintf("is %d; a pull request number is at least 1", pr.Number), nil)
 	}
-	if prURL, ok, err := e.c.attr("ce-pullrequesturl"); err != nil {
+	if err := e.checkPullRequestURL(pr); err != nil {
 		return Result{}, err
-	} else if ok && prURL != "" && !strings.EqualFold(prURL, pr.HTMLURL) {
-		return Result{}, e.c.invalid("attributes.ce-pullrequesturl", fmt.Sprintf("is %s but the payload's pull request is %s",
-			quote(prURL), quote(pr.HTMLURL)), nil)
 	}
 	req := Request{
 		Resource:       Resource{Owner: repo.Owner.Login, Repo: repo.Name, Number: pr.Number, URL: pr.HTMLURL},
@@ -602,6 +604,37 @@ func (e *webhookEvent) pullRequest() (Result, error) {
 		return Result{}, err
 	}
 	return Result{Requests: []Request{req}}, nil
+}
+
+// checkPullRequestURL compares the attribute ce-pullrequesturl, when given, with the payload's
+// pull request by owner, repository and number only. The relay builds the attribute as
+// https://github.com/<owner>/<repo>/pull/<n> whatever the GitHub host, so on GitHub Enterprise
+// its host is wrong by construction; the request's URL (and so its host) always comes from
+// the payload, never from the attribute.
+func (e *webhookEvent) checkPullRequestURL(pr *whPullRequest) error {
+	prURL, ok, err := e.c.attr("ce-pullrequesturl")
+	if err != nil || !ok || prURL == "" {
+		return err
+	}
+	const field = "attributes.ce-pullrequesturl"
+	owner, repo, number, err := splitPRURL(prURL)
+	if err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return e.c.invalid(field, fe.Reason, err)
+		}
+		return e.c.invalid(field, err.Error(), err)
+	}
+	pOwner, pRepo, pNumber, perr := splitPRURL(pr.HTMLURL)
+	if perr != nil {
+		// The payload's own URL is refused, with its field, by the validation that follows.
+		return nil
+	}
+	if !strings.EqualFold(owner, pOwner) || !strings.EqualFold(repo, pRepo) || number != pNumber {
+		return e.c.invalid(field, fmt.Sprintf("is %s but the payload's pull request is %s (owner, repository and number are compared, not the host)",
+			quote(prURL), quote(pr.HTMLURL)), nil)
+	}
+	return nil
 }
 
 func (e *webhookEvent) checkRun() (Result, error) {
@@ -633,7 +666,57 @@ func (e *webhookEvent) checkRun() (Result, error) {
 	if d.Identity != "" && run.Name != d.Identity {
 		return Result{Ignored: fmt.Sprintf("check run %s is not ours (%s)", quote(run.Name), quote(d.Identity))}, nil
 	}
+	if len(run.PullRequests) == 0 && d.AppID != 0 {
+		// GitHub lists no pull requests on the runs of a fork's pull request; the run's
+		// external_id, written by our App only (the app was checked above), names it.
+		if ref := ParseRunRef(run.ExternalID); ref.Number > 0 {
+			return e.requestForRef(run, ref.Number)
+		}
+	}
 	return e.requestsForPRs("check_run", fmt.Sprintf("check run %s", quote(run.Name)), run, true)
+}
+
+// requestForRef makes the rerun of a check run of ours at its head SHA for the pull request
+// its external_id names. The web URL is built from the payload's repository, so its host is
+// the GitHub the event came from.
+func (e *webhookEvent) requestForRef(run *whCheck, number int) (Result, error) {
+	repo, err := e.repository()
+	if err != nil {
+		return Result{}, err
+	}
+	req, err := e.prRequest(repo, number, run.HeadSHA, true, "body.check_run.external_id", "body.check_run.head_sha")
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Requests: []Request{req}}, nil
+}
+
+// prRequest makes the request for pull request number of repo at sha, its web URL built from
+// the repository's html_url; numField and shaField name where number and sha came from.
+func (e *webhookEvent) prRequest(repo *whRepository, number int, sha string, rerun bool, numField, shaField string) (Request, error) {
+	base := strings.TrimSuffix(repo.HTMLURL, "/")
+	if base == "" {
+		return Request{}, e.c.invalid("body.repository.html_url", "is missing", nil)
+	}
+	req := Request{
+		Resource: Resource{Owner: repo.Owner.Login, Repo: repo.Name, Number: number,
+			URL: base + "/pull/" + strconv.Itoa(number)},
+		SHA:            sha,
+		InstallationID: e.installationID(),
+		Rerun:          rerun,
+		DeliveryID:     e.deliveryID,
+	}
+	if err := e.c.validate(&req, map[string]string{
+		"owner":          "body.repository.owner.login",
+		"repo":           "body.repository.name",
+		"url":            "body.repository.html_url",
+		"number":         numField,
+		"sha":            shaField,
+		"installationId": "body.installation.id",
+	}); err != nil {
+		return Request{}, err
+	}
+	return req, nil
 }
 
 func (e *webhookEvent) checkSuite() (Result, error) {
@@ -670,10 +753,6 @@ func (e *webhookEvent) requestsForPRs(field, what string, check *whCheck, rerun 
 		return Result{Ignored: fmt.Sprintf("%s at %s lists no pull requests (a fork's, or a branch without one)",
 			what, quote(check.HeadSHA))}, nil
 	}
-	base := strings.TrimSuffix(repo.HTMLURL, "/")
-	if base == "" {
-		return Result{}, e.c.invalid("body.repository.html_url", "is missing", nil)
-	}
 	var res Result
 	seen := make(map[int]bool)
 	for i, pr := range check.PullRequests {
@@ -688,22 +767,8 @@ func (e *webhookEvent) requestsForPRs(field, what string, check *whCheck, rerun 
 			continue
 		}
 		seen[pr.Number] = true
-		req := Request{
-			Resource: Resource{Owner: repo.Owner.Login, Repo: repo.Name, Number: pr.Number,
-				URL: base + "/pull/" + strconv.Itoa(pr.Number)},
-			SHA:            check.HeadSHA,
-			InstallationID: e.installationID(),
-			Rerun:          rerun,
-			DeliveryID:     e.deliveryID,
-		}
-		if err := e.c.validate(&req, map[string]string{
-			"owner":          "body.repository.owner.login",
-			"repo":           "body.repository.name",
-			"url":            "body.repository.html_url",
-			"number":         numField,
-			"sha":            "body." + field + ".head_sha",
-			"installationId": "body.installation.id",
-		}); err != nil {
+		req, err := e.prRequest(repo, pr.Number, check.HeadSHA, rerun, numField, "body."+field+".head_sha")
+		if err != nil {
 			return Result{}, err
 		}
 		res.Requests = append(res.Requests, req)

@@ -65,3 +65,22 @@ func ExampleParseResource() {
 	// octo-org hello-world 7 octo-org/hello-world#7 <nil>
 	// invalid url "https://github.com/octo-org/hello-world/pulls/7": is not https://<host>/<owner>/<repo>/pull/<number>
 }
+
+func ExampleRunRef() {
+	// The statusmanager keeps the pull request in the external_id of every run it writes...
+	id := events.RunRef{Number: 7, Ref: "rerun:72d3162e"}.String()
+	fmt.Println(id)
+
+	// ...so that a check_run event of a fork's pull request, which lists no pull requests,
+	// still names it.
+	ref := events.ParseRunRef(id)
+	fmt.Println(ref.Number, ref.Ref)
+
+	// Runs written before carry the writer's reference alone.
+	fmt.Printf("%+v\n", events.ParseRunRef("rerun:72d3162e"))
+
+	// Output:
+	// pr:7 rerun:72d3162e
+	// 7 rerun:72d3162e
+	// {Number:0 Ref:rerun:72d3162e}
+}
