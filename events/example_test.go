@@ -77,10 +77,11 @@ func ExampleRunRef() {
 	fmt.Println(ref.Number, ref.Ref)
 
 	// Runs written before carry the writer's reference alone.
-	fmt.Printf("%+v\n", events.ParseRunRef("rerun:72d3162e"))
+	old := events.ParseRunRef("rerun:72d3162e")
+	fmt.Println(old.Number, old.Ref)
 
 	// Output:
 	// pr:7 rerun:72d3162e
 	// 7 rerun:72d3162e
-	// {Number:0 Ref:rerun:72d3162e}
+	// 0 rerun:72d3162e
 }
