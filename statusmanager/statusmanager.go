@@ -218,13 +218,28 @@ func (s *Session[T]) ResetForRerun() {
 	s.mu.Unlock()
 }
 
-// SetExternalID sets the external_id sent with the session's writes: a reference of the
-// caller's (the worker puts the delivery id of a rerun there, so that a redelivered rerun
-// finds the run it already made).
+// SetExternalID sets the caller's reference kept in the external_id of the session's writes
+// (the worker puts the delivery id of a rerun there, so that a redelivered rerun finds the run
+// it already made). The external_id written is events.RunRef{Number: the pull request's
+// number, Ref: id}: GitHub lists no pull requests on the check_run events of a fork's pull
+// request, and the number kept there is how a "Re-run" of such a run finds its pull request
+// again. Read the caller's part of a run back with events.ParseRunRef(run.GetExternalID()).Ref.
 func (s *Session[T]) SetExternalID(id string) {
 	s.mu.Lock()
 	s.externalID = id
 	s.mu.Unlock()
+}
+
+// runRef is what the session's writes keep in external_id: the pull request's number (from
+// the resource, or its URL when the number was left out) and the caller's reference.
+func (s *Session[T]) runRef() events.RunRef {
+	n := s.res.Number
+	if n == 0 {
+		if r, err := events.ParseResource(s.res.URL); err == nil {
+			n = r.Number
+		}
+	}
+	return events.RunRef{Number: n, Ref: s.externalID}
 }
 
 // DetailsURL returns the details URL the session writes: the override, or the Cloud Logging

@@ -771,18 +771,37 @@ func (c *cancelAfterPatch) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// The external_id of every run names its pull request (events.RunRef), with the caller's
+// reference after it: a check_run event of a fork's pull request lists no pull requests, and
+// this is how a rerun of such a run finds its pull request.
 func TestExternalID(t *testing.T) {
-	e := newEnv(t)
-	s := e.session()
-	s.SetExternalID("delivery-1")
-	must(t, s.SetActualState(context.Background(), "Working", inProgress(details{})))
-	if got := e.runs(t)[0].ExternalID; got != "delivery-1" {
-		t.Fatalf("external_id = %q", got)
+	cases := []struct {
+		name   string
+		res    events.Resource
+		ref    string
+		wantID string
+	}{
+		{"caller's reference", events.Resource{Owner: owner, Repo: repo, Number: 7, URL: "https://github.com/octo-org/hello-world/pull/7"}, "delivery-1", "pr:7 delivery-1"},
+		{"no caller's reference", events.Resource{Owner: owner, Repo: repo, Number: 7, URL: "https://github.com/octo-org/hello-world/pull/7"}, "", "pr:7"},
+		{"number from the URL", events.Resource{Owner: owner, Repo: repo, URL: "https://ghe.example/octo-org/hello-world/pull/12"}, "r", "pr:12 r"},
 	}
-	st := e.session()
-	_, err := st.ObservedState(context.Background())
-	must(t, err)
-	if st.CheckRun().GetExternalID() != "delivery-1" {
-		t.Errorf("read back external id %q", st.CheckRun().GetExternalID())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			s := e.sm.NewSession(e.gh, &tc.res, sha)
+			s.SetExternalID(tc.ref)
+			must(t, s.SetActualState(context.Background(), "Working", inProgress(details{})))
+			must(t, s.SetActualState(context.Background(), "Done", completed("success", details{})))
+			if got := e.runs(t)[0].ExternalID; got != tc.wantID {
+				t.Fatalf("external_id = %q, want %q", got, tc.wantID)
+			}
+			st := e.session()
+			_, err := st.ObservedState(context.Background())
+			must(t, err)
+			got := events.ParseRunRef(st.CheckRun().GetExternalID())
+			if got.Ref != tc.ref || got.Number != tc.res.Number && tc.res.Number != 0 {
+				t.Errorf("read back %+v, want the reference %q", got, tc.ref)
+			}
+		})
 	}
 }

@@ -48,7 +48,7 @@ func TestRerunRedeliveredToAnotherInstance(t *testing.T) {
 	handle(t, e.w, request("2", 7, sha1, true), worker.OutcomeReconciled)
 	handle(t, e.restarted(t), request("2", 7, sha1, true), worker.OutcomeSkipped)
 	rs := e.runs(sha1)
-	if len(rs) != 2 || rs[1].ExternalID != "rerun:2" || rs[1].Status != "completed" {
+	if len(rs) != 2 || rs[1].ExternalID != "pr:7 rerun:2" || rs[1].Status != "completed" {
 		t.Fatalf("runs = %+v, want the first run and one rerun run", rs)
 	}
 	// A different rerun delivery does make a new run.
@@ -131,7 +131,7 @@ func TestRerunWaitsForARunningReconcile(t *testing.T) {
 		t.Fatalf("rerun: %s", o)
 	}
 	rs := e.runs(sha1)
-	if len(rs) != 2 || rs[0].Status != "completed" || rs[1].Status != "completed" || rs[1].ExternalID != "rerun:2" {
+	if len(rs) != 2 || rs[0].Status != "completed" || rs[1].Status != "completed" || rs[1].ExternalID != "pr:7 rerun:2" {
 		t.Fatalf("runs = %+v", rs)
 	}
 	for _, r := range rs {

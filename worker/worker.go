@@ -406,7 +406,7 @@ func (r *run[T]) completed(st *statusmanager.Status[T]) bool {
 	if st == nil || st.Status != "completed" || st.ObservedGeneration != r.req.SHA {
 		return false
 	}
-	return !r.req.Rerun || r.session.CheckRun().GetExternalID() == rerunID(r.req)
+	return !r.req.Rerun || events.ParseRunRef(r.session.CheckRun().GetExternalID()).Ref == rerunID(r.req)
 }
 
 // landed re-reads the status after a completed write that failed, whose outcome may be
