@@ -25,13 +25,16 @@ type Worker struct {
 	APIURL         string `env:"GITHUB_API_URL, default=https://api.github.com/" desc:"GitHub REST API root; GitHub Enterprise (https://HOST/api/v3/) or a fake otherwise"`
 	Identity       string `env:"IDENTITY" required:"true" desc:"the check run name, which is also the reconciler's identity"`
 
-	Port         int    `env:"PORT, default=8080" desc:"push mode's listen port"`
-	Subscription string `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull mode on this subscription (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
-	Project      string `env:"GOOGLE_CLOUD_PROJECT" desc:"the Google Cloud project (else the metadata server, only on Cloud Run)"`
-	EmulatorHost string `env:"PUBSUB_EMULATOR_HOST" desc:"host:port of a Pub/Sub emulator; honoured by the Pub/Sub client"`
+	Port               int           `env:"PORT, default=8080" desc:"push mode's listen port: POST /intake, POST /reconcile (and /), GET /healthz"`
+	Subscription       string        `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull the reconcile stage from this ordered subscription of the reconcile topic (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
+	IntakeSubscription string        `env:"INTAKE_SUBSCRIPTION" desc:"when set, pull the intake stage from this subscription of a relay topic (needs RECONCILE_TOPIC)"`
+	ReconcileTopic     string        `env:"RECONCILE_TOPIC" desc:"the reconcile topic the intake stage publishes to, ordering key owner/repo@sha (projects/P/topics/T, or T with GOOGLE_CLOUD_PROJECT); required to serve intake, push or pull"`
+	AckDeadline        time.Duration `env:"ACK_DEADLINE, default=10m" desc:"the reconcile subscription's ack deadline (pull: how long a message's lease is kept): each message's work, GitHub calls and final writes included, ends before it"`
+	Project            string        `env:"GOOGLE_CLOUD_PROJECT" desc:"the Google Cloud project (else the metadata server, only on Cloud Run)"`
+	EmulatorHost       string        `env:"PUBSUB_EMULATOR_HOST" desc:"host:port of a Pub/Sub emulator; honoured by the Pub/Sub client"`
 
 	MaxInFlight         int           `env:"MAX_IN_FLIGHT, default=10" desc:"messages reconciled at once (pull mode's flow control; in push mode further pushes wait for a slot)"`
-	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline of the reconciler itself, at most 6m: the status reads and writes around it (a minute each at most) must fit with it in the 10-minute ack deadline"`
+	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline of the reconciler itself; with 2m for the final status writes and a 10s margin it must fit in ACK_DEADLINE (at most 7m50s at the default)"`
 	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=8s" desc:"on SIGTERM, how long in-flight work may finish before it is nacked"`
 	MaxDeliveryAttempts int           `env:"MAX_DELIVERY_ATTEMPTS, default=5" desc:"the dead-letter policy's max_delivery_attempts; at the last attempt a transient failure completes the run as failed"`
 	RetryBudget         time.Duration `env:"GITHUB_RETRY_BUDGET, default=30s" desc:"how long one GitHub request may wait on secondary rate limits and 5xx retries; beyond it the message is nacked and comes back later"`
@@ -46,10 +49,20 @@ type Worker struct {
 	LogLevel string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
 }
 
-// MaxReconcileTimeout is the largest RECONCILE_TIMEOUT: a message must end within Pub/Sub's
-// largest ack deadline (10 minutes), and the worker's status reads and writes around the
-// reconciler may take up to a minute each.
-const MaxReconcileTimeout = 6 * time.Minute
+// MaxAckDeadline is Pub/Sub's largest ack deadline, and MinAckDeadline its smallest.
+const (
+	MaxAckDeadline = 10 * time.Minute
+	MinAckDeadline = 10 * time.Second
+)
+
+// FinalWritesReserve is what a message's deadline keeps after the reconciler for the status
+// writes that record its result (two status operations of a minute at most), and
+// DeadlineMargin what it keeps before the ack deadline for the answer to reach Pub/Sub. A
+// RECONCILE_TIMEOUT longer than ACK_DEADLINE less both could never be honoured.
+const (
+	FinalWritesReserve = 2 * time.Minute
+	DeadlineMargin     = 10 * time.Second
+)
 
 // Load reads the configuration from l (the process environment when nil) and validates it.
 func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
@@ -95,22 +108,38 @@ func (c *Worker) Validate() error {
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT", "%d is not a TCP port", c.Port)
 	}
-	if c.Subscription != "" {
-		if strings.HasPrefix(c.Subscription, "projects/") {
-			if p := strings.Split(c.Subscription, "/"); len(p) != 4 || p[1] == "" || p[2] != "subscriptions" || p[3] == "" {
-				bad("PUBSUB_SUBSCRIPTION", "%q is not projects/P/subscriptions/S", c.Subscription)
-			}
-		} else if strings.Contains(c.Subscription, "/") {
-			bad("PUBSUB_SUBSCRIPTION", "%q is neither a short name nor projects/P/subscriptions/S", c.Subscription)
-		} else if c.Project == "" {
-			bad("PUBSUB_SUBSCRIPTION", "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/subscriptions/S", c.Subscription)
+	resourceName := func(name, value, kind string) {
+		if value == "" {
+			return
 		}
+		if strings.HasPrefix(value, "projects/") {
+			if p := strings.Split(value, "/"); len(p) != 4 || p[1] == "" || p[2] != kind || p[3] == "" {
+				bad(name, "%q is not projects/P/%s/NAME", value, kind)
+			}
+		} else if strings.Contains(value, "/") {
+			bad(name, "%q is neither a short name nor projects/P/%s/NAME", value, kind)
+		} else if c.Project == "" {
+			bad(name, "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/%s/NAME", value, kind)
+		}
+	}
+	resourceName("PUBSUB_SUBSCRIPTION", c.Subscription, "subscriptions")
+	resourceName("INTAKE_SUBSCRIPTION", c.IntakeSubscription, "subscriptions")
+	resourceName("RECONCILE_TOPIC", c.ReconcileTopic, "topics")
+	if c.IntakeSubscription != "" && c.ReconcileTopic == "" {
+		bad("INTAKE_SUBSCRIPTION", "needs RECONCILE_TOPIC, the topic the intake stage publishes to")
+	}
+	if c.IntakeSubscription != "" && c.Subscription != "" && c.IntakeSubscriptionName() == c.SubscriptionName() {
+		bad("INTAKE_SUBSCRIPTION", "is PUBSUB_SUBSCRIPTION too; the intake and the reconcile stage need a subscription each")
+	}
+	if c.AckDeadline < MinAckDeadline || c.AckDeadline > MaxAckDeadline {
+		bad("ACK_DEADLINE", "%s must be between %s and %s, as Pub/Sub's ack deadlines are", c.AckDeadline, MinAckDeadline, MaxAckDeadline)
 	}
 	if c.MaxInFlight < 1 {
 		bad("MAX_IN_FLIGHT", "must be at least 1")
 	}
-	if c.ReconcileTimeout <= 0 || c.ReconcileTimeout > MaxReconcileTimeout {
-		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most %s (the status writes need the rest of the 10-minute ack deadline)", c.ReconcileTimeout, MaxReconcileTimeout)
+	if most := c.MaxReconcileTimeout(); c.ReconcileTimeout <= 0 || c.ReconcileTimeout > most {
+		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most %s: ACK_DEADLINE %s less %s for the final status writes and a %s margin",
+			c.ReconcileTimeout, most, c.AckDeadline, FinalWritesReserve, DeadlineMargin)
 	}
 	if c.ShutdownGrace < 0 {
 		bad("SHUTDOWN_GRACE", "must not be negative")
@@ -173,15 +202,30 @@ func (c *Worker) Key() ([]byte, error) {
 	return b, nil
 }
 
-// Pull reports whether the worker runs in pull mode.
-func (c *Worker) Pull() bool { return c.Subscription != "" }
+// MaxReconcileTimeout is the longest RECONCILE_TIMEOUT that fits in ACK_DEADLINE.
+func (c *Worker) MaxReconcileTimeout() time.Duration {
+	return c.AckDeadline - FinalWritesReserve - DeadlineMargin
+}
 
-// SubscriptionName returns the subscription's full resource name.
-func (c *Worker) SubscriptionName() string {
-	if strings.HasPrefix(c.Subscription, "projects/") {
-		return c.Subscription
+// Pull reports whether the worker pulls (either stage) instead of serving pushes.
+func (c *Worker) Pull() bool { return c.Subscription != "" || c.IntakeSubscription != "" }
+
+// SubscriptionName returns the reconcile subscription's full resource name ("" when unset).
+func (c *Worker) SubscriptionName() string { return c.fullName(c.Subscription, "subscriptions") }
+
+// IntakeSubscriptionName returns the intake subscription's full resource name ("" when unset).
+func (c *Worker) IntakeSubscriptionName() string {
+	return c.fullName(c.IntakeSubscription, "subscriptions")
+}
+
+// ReconcileTopicName returns the reconcile topic's full resource name ("" when unset).
+func (c *Worker) ReconcileTopicName() string { return c.fullName(c.ReconcileTopic, "topics") }
+
+func (c *Worker) fullName(name, kind string) string {
+	if name == "" || strings.HasPrefix(name, "projects/") {
+		return name
 	}
-	return "projects/" + c.Project + "/subscriptions/" + c.Subscription
+	return "projects/" + c.Project + "/" + kind + "/" + name
 }
 
 // Variable describes one environment variable of the worker.

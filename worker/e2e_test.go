@@ -265,7 +265,7 @@ func TestEndToEndPush(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	if _, err := pubsubemu.CreateSubscription(context.Background(), e.ps, e.sub(srv.URL+"/push")); err != nil {
+	if _, err := pubsubemu.CreateSubscription(context.Background(), e.ps, e.sub(srv.URL+"/reconcile")); err != nil {
 		t.Fatal(err)
 	}
 	e.scenario(t)

@@ -95,7 +95,17 @@ func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(contex
 	}
 	c, shared := g.calls[key]
 	if !shared {
-		workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		// Detached from the first caller, so that its going does not stop the others' work,
+		// but keeping its deadline: the message's, which the work must not outlive.
+		var (
+			workCtx context.Context
+			cancel  context.CancelFunc
+		)
+		if dl, ok := ctx.Deadline(); ok {
+			workCtx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+		} else {
+			workCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+		}
 		c = &flight{done: make(chan struct{}), cancel: cancel, rerun: rerun}
 		g.calls[key] = c
 		go func() {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,9 +20,9 @@ type PullOptions struct {
 	// 0 means 10.
 	MaxInFlight int
 	// MaxExtension is how long the client keeps extending a message's lease while it is
-	// handled (ReceiveSettings.MaxExtension); 0 means the longest a message can take: Timeout,
-	// four status reads and writes of GitHubTimeout, and a minute to spare. A shorter lease
-	// would let Pub/Sub hand the message to another worker while this one still writes.
+	// handled (ReceiveSettings.MaxExtension), and so the deadline of the message's work (less
+	// a margin): past it Pub/Sub may hand the message to another subscriber. 0 means the
+	// worker's AckDeadline (a minute and a half for the intake).
 	MaxExtension time.Duration
 	// MaxAckExtension caps one lease extension (ReceiveSettings.MaxDurationPerAckExtension):
 	// it bounds how long messages a crashed or stopped worker had pulled stay invisible
@@ -36,18 +37,32 @@ type PullOptions struct {
 // acking or nacking it in the handler. GitHub work never runs under Receive's context, which
 // is cancelled at shutdown: it runs under a context detached from it, cancelled only
 // ShutdownGrace after ctx, so that in-flight work finishes (and is acked) within the grace
-// and is nacked after it. Pull sets sub.ReceiveSettings' MaxOutstandingMessages,
-// MaxExtension and ShutdownOptions, and returns when every handler has returned: nil after
-// a shutdown, or Receive's error.
+// and is nacked after it. Each message's work has a deadline of MaxExtension (less a margin)
+// from its receipt, so that it is answered while the client still holds its lease. Pull sets
+// sub.ReceiveSettings' MaxOutstandingMessages, MaxExtension, MaxDurationPerAckExtension and
+// ShutdownOptions, and returns when every handler has returned: nil after a shutdown, or
+// Receive's error. It refuses to start when the worker is misconfigured.
+//
+// On an ordered subscription (the reconcile topic's) the client hands this process the
+// messages of one ordering key one at a time, and Pub/Sub gives a key's next message to no
+// other subscriber until then: one reconcile per commit at a time across every instance.
 func (w *Worker[T]) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions) error {
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	if opts.MaxExtension <= 0 {
+		opts.MaxExtension = w.ackDeadline()
+	}
+	return pull(ctx, sub, opts, w.logger(), w.Handle)
+}
+
+// pull is Pull for any stage's handler.
+func pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions, log *slog.Logger, handle func(context.Context, *events.Message) (Outcome, error)) error {
 	n := opts.MaxInFlight
 	if n <= 0 {
 		n = 10
 	}
 	ext := opts.MaxExtension
-	if ext <= 0 {
-		ext = w.timeout() + 4*w.githubTimeout() + time.Minute
-	}
 	grace := opts.ShutdownGrace
 	if grace <= 0 {
 		grace = DefaultShutdownGrace
@@ -70,7 +85,7 @@ func (w *Worker[T]) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullO
 	work, cancelWork := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelWork(nil)
 	stop := context.AfterFunc(ctx, func() {
-		w.logger().Info("shutting down the pull subscriber", "subscription", sub.String(), "grace", grace)
+		log.Info("shutting down the pull subscriber", "subscription", sub.String(), "grace", grace)
 		t := time.AfterFunc(grace, func() { cancelWork(errShutdown) })
 		context.AfterFunc(work, func() { t.Stop() })
 	})
@@ -80,11 +95,13 @@ func (w *Worker[T]) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullO
 	err := sub.Receive(ctx, func(_ context.Context, pm *pubsub.Message) {
 		handlers.Add(1)
 		defer handlers.Done()
-		m := &events.Message{ID: pm.ID, Data: pm.Data, Attributes: pm.Attributes, PublishTime: pm.PublishTime}
+		mctx, cancel := context.WithDeadline(work, messageDeadline(time.Now(), ext))
+		defer cancel()
+		m := &events.Message{ID: pm.ID, Data: pm.Data, Attributes: pm.Attributes, PublishTime: pm.PublishTime, OrderingKey: pm.OrderingKey}
 		if pm.DeliveryAttempt != nil {
 			m.DeliveryAttempt = *pm.DeliveryAttempt
 		}
-		if o, _ := w.Handle(work, m); o.Ack() {
+		if o, _ := handle(mctx, m); o.Ack() {
 			pm.Ack()
 		} else {
 			pm.Nack()

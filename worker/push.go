@@ -50,6 +50,9 @@ type PushOptions struct {
 	// ShutdownGrace is how long Serve lets in-flight requests finish after its context is
 	// cancelled; 0 means DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// Intake, when set, serves POST /intake: the intake stage, which publishes each request
+	// to the ordered reconcile topic.
+	Intake *Intake
 }
 
 // pushEnvelope is the wrapped push body (both spellings of the id and time are sent).
@@ -61,6 +64,7 @@ type pushEnvelope struct {
 		MessageID2   string            `json:"message_id"`
 		PublishTime  string            `json:"publishTime"`
 		PublishTime2 string            `json:"publish_time"`
+		OrderingKey  string            `json:"orderingKey"`
 	} `json:"message"`
 	Subscription    string `json:"subscription"`
 	DeliveryAttempt int    `json:"deliveryAttempt"`
@@ -74,6 +78,8 @@ const (
 	HeaderPublishTime = "X-Goog-Pubsub-Publish-Time"
 	// HeaderDeliveryAttempt is not documented by Pub/Sub; it is used when present.
 	HeaderDeliveryAttempt = "X-Goog-Pubsub-Delivery-Attempt"
+	// HeaderOrderingKey carries the ordering key in production (the emulator sends none).
+	HeaderOrderingKey = "X-Goog-Pubsub-Ordering-Key"
 )
 
 // transportHeaders are headers of HTTP and of Google's front ends, never message attributes.
@@ -115,6 +121,7 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 		if n, err := strconv.Atoi(h.Get(HeaderDeliveryAttempt)); err == nil && n > 0 {
 			m.DeliveryAttempt = n
 		}
+		m.OrderingKey = h.Get(HeaderOrderingKey)
 		for name, vs := range h {
 			name = http.CanonicalHeaderKey(name)
 			if len(vs) == 0 || isTransportHeader(name) {
@@ -127,7 +134,8 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 	var env pushEnvelope
 	if json.Unmarshal(body, &env) == nil && env.Message != nil {
 		msg := env.Message
-		m := &events.Message{ID: msg.MessageID, Data: msg.Data, Attributes: msg.Attributes, DeliveryAttempt: env.DeliveryAttempt}
+		m := &events.Message{ID: msg.MessageID, Data: msg.Data, Attributes: msg.Attributes, DeliveryAttempt: env.DeliveryAttempt,
+			OrderingKey: msg.OrderingKey}
 		if m.ID == "" {
 			m.ID = msg.MessageID2
 		}
@@ -143,11 +151,48 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 	return &events.Message{Data: body}
 }
 
-// PushHandler returns the push endpoint: POST (any path) handles one pushed message and
-// answers 204 when it may be acked, or a non-2xx status with a short reason when it is nacked
-// (400 invalid, 503 retry, 401 unauthenticated, 413 too large); it never answers
-// 202, which the emulator treats as a nack. GET /healthz answers 200.
+// PushHandler returns the push endpoints of the worker:
+//
+//   - POST /reconcile (and POST /, the same) handles one pushed message with Handle;
+//   - POST /intake handles one with opts.Intake (the intake stage), and answers 503 when
+//     opts.Intake is nil, so that a misrouted subscription loses nothing;
+//   - GET /healthz answers 200.
+//
+// A POST is answered 204 when the message may be acked, or a non-2xx status with a short
+// reason when it is nacked (400 invalid, 503 retry, 401 unauthenticated, 413 too large); it is
+// never answered 202, which the emulator treats as a nack. Other paths get 404. A reconcile
+// push gets a deadline of AckDeadline (less a margin) from its arrival, so that it is
+// answered before Pub/Sub would push it again.
 func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
+	reconcile := newPushEndpoint(w.logger(), opts, w.ackDeadline(), w.Handle)
+	var intake http.Handler
+	if opts.Intake != nil {
+		iopts := opts
+		iopts.MaxInFlight = 0 // intake only publishes: it never waits behind reconciles
+		intake = newPushEndpoint(w.logger(), iopts, 0, opts.Intake.Handle)
+	} else {
+		intake = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			w.logger().LogAttrs(r.Context(), slog.LevelError, "push to /intake refused: this worker serves no intake stage (RECONCILE_TOPIC is not set); nacked",
+				label(statusmanager.LogLabelDeliveryID, r.Header.Get(HeaderMessageID)))
+			reply(rw, http.StatusServiceUnavailable, "no intake stage here: set RECONCILE_TOPIC")
+		})
+	}
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/intake":
+			intake.ServeHTTP(rw, r)
+		case "/", "/reconcile", "/healthz":
+			reconcile.ServeHTTP(rw, r)
+		default:
+			reply(rw, http.StatusNotFound, "not found: POST /intake, /reconcile or /, GET /healthz")
+		}
+	})
+}
+
+// newPushEndpoint is the push endpoint of one stage: authentication, the in-flight limit,
+// the body limit, and the answer from handle's outcome. deadline, when positive, bounds the
+// handling from the push's arrival, less a margin.
+func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration, handle func(context.Context, *events.Message) (Outcome, error)) http.Handler {
 	validate := opts.Validator
 	if validate == nil {
 		validate = idtoken.Validate
@@ -171,9 +216,16 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 			reply(rw, http.StatusMethodNotAllowed, "POST a Pub/Sub push")
 			return
 		}
+		ctx := r.Context()
+		if deadline > 0 {
+			// Pub/Sub's ack deadline runs from the push, not from when a slot frees up.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, messageDeadline(time.Now(), deadline))
+			defer cancel()
+		}
 		if opts.Audience != "" {
 			if err := checkToken(r, validate, opts.Audience, opts.ServiceAccount); err != nil {
-				w.logger().LogAttrs(r.Context(), slog.LevelWarn, "push refused: "+err.Error())
+				log.LogAttrs(ctx, slog.LevelWarn, "push refused: "+err.Error())
 				reply(rw, http.StatusUnauthorized, "unauthorized")
 				return
 			}
@@ -182,7 +234,7 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 			select {
 			case slots <- struct{}{}:
 				defer func() { <-slots }()
-			case <-r.Context().Done():
+			case <-ctx.Done():
 				reply(rw, http.StatusServiceUnavailable, "gave up waiting for a free slot")
 				return
 			}
@@ -191,7 +243,7 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				w.logger().LogAttrs(r.Context(), slog.LevelError, "push refused: body too large",
+				log.LogAttrs(ctx, slog.LevelError, "push refused: body too large",
 					label(statusmanager.LogLabelDeliveryID, r.Header.Get(HeaderMessageID)), slog.Int64("limit", maxBody))
 				reply(rw, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
 				return
@@ -200,7 +252,7 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 			return
 		}
 		m := ParsePush(r.Header, body)
-		o, err := w.Handle(r.Context(), m)
+		o, err := handle(ctx, m)
 		switch {
 		case o.Ack():
 			rw.WriteHeader(http.StatusNoContent)
@@ -269,19 +321,34 @@ func (w *Worker[T]) Serve(ctx context.Context, addr string, opts PushOptions) er
 	return w.ServeListener(ctx, l, opts)
 }
 
-// ServeListener is Serve on a listener of the caller's; it closes l.
+// ServeListener is Serve on a listener of the caller's; it closes l. It refuses to start
+// when the worker or opts.Intake is misconfigured.
 func (w *Worker[T]) ServeListener(ctx context.Context, l net.Listener, opts PushOptions) error {
-	grace := opts.ShutdownGrace
+	if err := w.Validate(); err != nil {
+		l.Close()
+		return err
+	}
+	if opts.Intake != nil {
+		if err := opts.Intake.Validate(); err != nil {
+			l.Close()
+			return err
+		}
+	}
+	return serve(ctx, l, w.PushHandler(opts), opts.ShutdownGrace, w.logger())
+}
+
+// serve serves h on l until ctx is cancelled, then shuts down within grace (see Serve).
+func serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
 	if grace <= 0 {
 		grace = DefaultShutdownGrace
 	}
 	hard, hardCancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer hardCancel(nil)
 	srv := &http.Server{
-		Handler:           w.PushHandler(opts),
+		Handler:           h,
 		BaseContext:       func(net.Listener) context.Context { return hard },
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(w.logger().Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -290,7 +357,7 @@ func (w *Worker[T]) ServeListener(ctx context.Context, l net.Listener, opts Push
 		return err
 	case <-ctx.Done():
 	}
-	w.logger().Info("shutting down the push endpoint", "grace", grace)
+	log.Info("shutting down the push endpoint", "grace", grace)
 	stop := time.AfterFunc(grace, func() { hardCancel(errShutdown) })
 	defer stop.Stop()
 	sctx, cancel := context.WithTimeout(context.Background(), grace+10*time.Second)

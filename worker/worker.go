@@ -85,7 +85,23 @@ const (
 	DefaultGitHubTimeout = time.Minute
 	// DefaultMemory is the number of entries of each in-memory map.
 	DefaultMemory = 10000
+	// DefaultAckDeadline is Pub/Sub's largest ack deadline, which a push subscription to
+	// Cloud Run should have.
+	DefaultAckDeadline = 10 * time.Minute
+	// MaxDeadlineMargin is how long before the ack deadline a message's work must end, so
+	// that its answer reaches Pub/Sub in time (a fifth of the deadline when that is shorter).
+	MaxDeadlineMargin = 10 * time.Second
 )
+
+// messageDeadline is when the work on a message received at start must end: ackDeadline
+// after it, less a margin for the answer to travel.
+func messageDeadline(start time.Time, ackDeadline time.Duration) time.Time {
+	return start.Add(ackDeadline - deadlineMargin(ackDeadline))
+}
+
+func deadlineMargin(ackDeadline time.Duration) time.Duration {
+	return min(MaxDeadlineMargin, ackDeadline/5)
+}
 
 // Worker handles reconcile messages: it decodes them, and for each request opens a session
 // of Manager, skips SHAs already completed, writes in_progress, runs Reconcile under Timeout
@@ -105,8 +121,14 @@ type Worker[T any] struct {
 	Logger *slog.Logger
 	// Timeout bounds one run of Reconcile; 0 means DefaultTimeout.
 	Timeout time.Duration
-	// GitHubTimeout bounds each status read or write; 0 means DefaultGitHubTimeout.
+	// GitHubTimeout bounds each status read or write; 0 means DefaultGitHubTimeout. Twice
+	// this is kept from the reconciler for the final writes.
 	GitHubTimeout time.Duration
+	// AckDeadline is the reconcile subscription's ack deadline (push), or how long Pull
+	// keeps a message's lease: the one deadline of a message's work, less a margin, from
+	// which every GitHub call, the reconciler and the final writes draw, so that a message
+	// is answered before Pub/Sub would deliver it again. 0 means DefaultAckDeadline.
+	AckDeadline time.Duration
 	// MaxDeliveryAttempts is the subscription's dead-letter max_delivery_attempts: at this
 	// attempt a transient failure completes the run as failed and the message is acked. 0
 	// means never give up (the message is nacked until the subscription drops it).
@@ -147,6 +169,46 @@ func (w *Worker[T]) timeout() time.Duration {
 	return DefaultTimeout
 }
 
+func (w *Worker[T]) ackDeadline() time.Duration {
+	if w.AckDeadline > 0 {
+		return w.AckDeadline
+	}
+	return DefaultAckDeadline
+}
+
+// finalReserve is what the reconciler leaves of a message's deadline for the writes after
+// it: the completed write and a re-read of the run, or a failure write.
+func (w *Worker[T]) finalReserve() time.Duration { return 2 * w.githubTimeout() }
+
+// Validate reports a configuration the worker cannot work with: a missing Manager, Clients
+// or Reconcile, or timeouts that do not fit in the ack deadline (Timeout, the final writes'
+// reserve of twice GitHubTimeout and the margin must fit in AckDeadline). Serve and Pull
+// refuse to start with it.
+func (w *Worker[T]) Validate() error {
+	var errs []error
+	if w.Manager == nil {
+		errs = append(errs, errors.New("Manager is required"))
+	}
+	if w.Clients == nil {
+		errs = append(errs, errors.New("Clients is required"))
+	}
+	if w.Reconcile == nil {
+		errs = append(errs, errors.New("Reconcile is required"))
+	}
+	if w.Timeout < 0 || w.GitHubTimeout < 0 || w.AckDeadline < 0 || w.MaxDeliveryAttempts < 0 {
+		errs = append(errs, errors.New("Timeout, GitHubTimeout, AckDeadline and MaxDeliveryAttempts must not be negative"))
+	}
+	ack := w.ackDeadline()
+	if need := w.timeout() + w.finalReserve() + deadlineMargin(ack); need > ack {
+		errs = append(errs, fmt.Errorf("Timeout %s and the final writes (2 × GitHubTimeout %s) do not fit in AckDeadline %s with its margin: shorten them or raise the ack deadline",
+			w.timeout(), w.githubTimeout(), ack))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	return nil
+}
+
 func (w *Worker[T]) githubTimeout() time.Duration {
 	if w.GitHubTimeout > 0 {
 		return w.GitHubTimeout
@@ -180,9 +242,13 @@ func messageKey(m *events.Message) string {
 // A message that decodes into several requests is acked only when every request was: the
 // outcome is the first of retry, gave_up, failed, reconciled, skipped that any request had.
 // ctx bounds the whole: when it is cancelled the work stops (unless a concurrent delivery of
-// the same request still waits for it) and the message is nacked.
+// the same request still waits for it) and the message is nacked. The work also ends by
+// AckDeadline (less a margin) from now, or ctx's deadline when earlier: the reconciler is
+// stopped early enough for the final writes to fit.
 func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
 	w.init()
+	ctx, cancel := context.WithDeadline(ctx, messageDeadline(time.Now(), w.ackDeadline()))
+	defer cancel()
 	if w.OnOutcome != nil {
 		defer func() { w.OnOutcome(m, o, err) }()
 	}
@@ -204,6 +270,14 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 		return OutcomeIgnored, nil
 	}
 
+	for i := range res.Requests {
+		if k := res.Requests[i].OrderingKey(); m.OrderingKey != "" && m.OrderingKey != k {
+			// Ordering serializes by key: a wrong key lets another instance run this
+			// commit at the same time, and only the in-process dedupe is left.
+			log.LogAttrs(ctx, slog.LevelWarn, "message published with another ordering key than its commit's",
+				label(statusmanager.LogLabelDeliveryID, m.ID), slog.String("ordering_key", m.OrderingKey), slog.String("want", k))
+		}
+	}
 	key := messageKey(m)
 	attempt := m.DeliveryAttempt
 	if attempt <= 0 {
@@ -270,7 +344,7 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 	)
 	for {
 		var joinedRerun bool
-		o, err, shared, joinedRerun = w.flights.do(ctx, runKey(req), req.Rerun, func(ctx context.Context) (Outcome, error) {
+		o, err, shared, joinedRerun = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
 			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
 			return r.do()
 		})
@@ -283,7 +357,7 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		// but this one is at its last attempt: it gives up for itself rather than go to the
 		// dead-letter topic with nothing written.
 		cause := err
-		o, err, _, _ = w.flights.do(ctx, runKey(req), req.Rerun, func(ctx context.Context) (Outcome, error) {
+		o, err, _, _ = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
 			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
 			return r.giveUp(cause)
 		})
@@ -300,13 +374,6 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 	}
 	log.LogAttrs(ctx, level, fmt.Sprintf("%s %s: %s", req.String(), "outcome", o), attrs...)
 	return o, err
-}
-
-// runKey identifies the check run a request writes: check runs belong to a commit, so two
-// pull requests with the same head SHA (one message of a check suite lists them all) share
-// one run, and concurrent requests for them share one reconcile.
-func runKey(req *events.Request) string {
-	return strings.ToLower(req.Resource.Owner+"/"+req.Resource.Repo) + "@" + req.SHA
 }
 
 // rerunID is the external_id of the run a rerun delivery makes: a redelivery of the same
@@ -444,9 +511,14 @@ func (r *run[T]) giveUp(cause error) (Outcome, error) {
 	return r.failed(Transient(cause), nil)
 }
 
-// reconcile runs the reconciler under the timeout, turning a panic into a permanent error.
+// reconcile runs the reconciler under the timeout, and under the message's deadline less
+// the final writes' reserve, turning a panic into a permanent error.
 func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.w.timeout())
+	deadline := time.Now().Add(r.w.timeout())
+	if dl, ok := r.ctx.Deadline(); ok {
+		deadline = earliest(deadline, dl.Add(-r.w.finalReserve()))
+	}
+	ctx, cancel := context.WithDeadline(r.ctx, deadline)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
@@ -457,9 +529,17 @@ func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
 	res, err = r.w.Reconcile(ctx, r.req, gh)
 	if err != nil && ctx.Err() != nil {
 		// Cut short by the timeout or the shutdown: a timeout is transient by definition.
-		err = Transient(fmt.Errorf("reconcile cut short (%v, timeout %s): %w", context.Cause(ctx), r.w.timeout(), err))
+		err = Transient(fmt.Errorf("reconcile cut short (%v, timeout %s, message deadline less %s for the final writes): %w",
+			context.Cause(ctx), r.w.timeout(), r.w.finalReserve(), err))
 	}
 	return res, err
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // failed handles an error of the attempt: transient → left in progress saying it will retry

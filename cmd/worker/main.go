@@ -1,5 +1,7 @@
-// Command worker is prreconciler's deployable worker: it consumes reconcile requests from
-// Pub/Sub (push on PORT, or pull on PUBSUB_SUBSCRIPTION) and runs the diff hygiene reconciler.
+// Command worker is prreconciler's deployable worker: it runs the intake stage (relay
+// events and requests in, reconcile requests out to RECONCILE_TOPIC, ordered by commit) and
+// the reconcile stage (the diff hygiene reconciler), by push on PORT (POST /intake,
+// POST /reconcile) or by pull (INTAKE_SUBSCRIPTION, PUBSUB_SUBSCRIPTION).
 //
 // `worker local` runs the whole pipeline in-process on embedded defaults instead: an
 // in-process Pub/Sub, a fake GitHub seeded with a pull request, and the real worker.
@@ -18,6 +20,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/sethvargo/go-envconfig"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/config"
@@ -60,27 +63,58 @@ func run(ctx context.Context, l envconfig.Lookuper, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	needPubSub := cfg.Pull() || cfg.ReconcileTopic != ""
+	var client *pubsub.Client
+	if needPubSub {
+		// One client serves every name: they are full resource names, whatever their project.
+		clientProject := cfg.Project
+		for _, name := range []string{cfg.ReconcileTopicName(), cfg.IntakeSubscriptionName(), cfg.SubscriptionName()} {
+			if clientProject == "" && name != "" {
+				clientProject = strings.Split(name, "/")[1]
+			}
+		}
+		client, err = pubsub.NewClient(ctx, clientProject)
+		if err != nil {
+			return fmt.Errorf("pubsub client: %w", err)
+		}
+		defer client.Close()
+	}
+	var intake *worker.Intake
+	if cfg.ReconcileTopic != "" {
+		pub := client.Publisher(cfg.ReconcileTopicName())
+		pub.EnableMessageOrdering = true // the ordering key is what serializes a commit
+		defer pub.Stop()
+		intake = &worker.Intake{Publisher: pub, Decoder: w.Decoder, Logger: logger}
+	}
 	if !cfg.Pull() {
-		logger.Info("worker listening for Pub/Sub pushes", "port", cfg.Port, "identity", cfg.Identity, "app_id", cfg.AppID)
+		logger.Info("worker listening for Pub/Sub pushes", "port", cfg.Port, "identity", cfg.Identity, "app_id", cfg.AppID,
+			"intake", intake != nil, "reconcile_topic", cfg.ReconcileTopicName())
 		err := w.Serve(ctx, ":"+strconv.Itoa(cfg.Port), worker.PushOptions{
 			Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount,
-			MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace,
+			MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace, Intake: intake,
 		})
 		logger.Info("worker stopped")
 		return err
 	}
-	name := cfg.SubscriptionName()
-	subProject := strings.Split(name, "/")[1]
-	client, err := pubsub.NewClient(ctx, subProject)
-	if err != nil {
-		return fmt.Errorf("pubsub client: %w", err)
+	g, gctx := errgroup.WithContext(ctx)
+	opts := worker.PullOptions{MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace}
+	if name := cfg.IntakeSubscriptionName(); name != "" {
+		logger.Info("intake pulling", "subscription", name, "reconcile_topic", cfg.ReconcileTopicName())
+		g.Go(func() error { return stopped(intake.Pull(gctx, client.Subscriber(name), opts)) })
 	}
-	defer client.Close()
-	logger.Info("worker pulling", "subscription", name, "identity", cfg.Identity, "app_id", cfg.AppID)
-	err = w.Pull(ctx, client.Subscriber(name), worker.PullOptions{MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace})
-	if errors.Is(err, context.Canceled) {
-		err = nil
+	if name := cfg.SubscriptionName(); name != "" {
+		logger.Info("worker pulling", "subscription", name, "identity", cfg.Identity, "app_id", cfg.AppID)
+		g.Go(func() error { return stopped(w.Pull(gctx, client.Subscriber(name), opts)) })
 	}
+	err = g.Wait()
 	logger.Info("worker stopped")
+	return err
+}
+
+// stopped treats the end of a pull by shutdown as success.
+func stopped(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
 	return err
 }

@@ -55,6 +55,7 @@ func newWorker(ctx context.Context, cfg *config.Worker, project, service string,
 		Decoder:             &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity},
 		Logger:              logger,
 		Timeout:             cfg.ReconcileTimeout,
+		AckDeadline:         cfg.AckDeadline,
 		MaxDeliveryAttempts: cfg.MaxDeliveryAttempts,
 	}, nil
 }

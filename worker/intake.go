@@ -1,0 +1,172 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/statusmanager"
+)
+
+// OutcomeForwarded: the intake stage published every request of the message to the
+// reconcile topic. Ack.
+const OutcomeForwarded Outcome = "forwarded"
+
+// DefaultPublishTimeout bounds the publishing of one intake message's requests.
+const DefaultPublishTimeout = time.Minute
+
+// Publisher publishes to the reconcile topic. *pubsub.Publisher implements it; it must have
+// EnableMessageOrdering set, or messages with an ordering key are refused.
+type Publisher interface {
+	Publish(ctx context.Context, msg *pubsub.Message) *pubsub.PublishResult
+	// ResumePublish lets publishing on key go on after a failure: until then the Go client
+	// refuses every later message of that key, to keep the key's order.
+	ResumePublish(key string)
+}
+
+// Intake is the first stage: it decodes relay events and reconcile requests, and publishes
+// each resulting request to the reconcile topic as a reconcile request with the commit as
+// ordering key, so that the ordered reconcile subscription hands out one message per commit
+// at a time across every instance. Invalid messages are nacked (the dead-letter policy moves
+// them aside) and events not for us are acked as ignored, exactly as the reconcile stage
+// would. A message is acked only after every publish succeeded. Set the fields before the
+// first call; an Intake is safe for concurrent use.
+type Intake struct {
+	// Publisher publishes to the reconcile topic (required).
+	Publisher Publisher
+	// Decoder turns messages into requests; nil means the zero Decoder.
+	Decoder *events.Decoder
+	// Logger receives one record per message; nil means slog.Default().
+	Logger *slog.Logger
+	// PublishTimeout bounds publishing one message's requests; 0 means DefaultPublishTimeout.
+	PublishTimeout time.Duration
+	// OnOutcome, when set, is called once per handled message with its outcome, before the
+	// transport acks or nacks it.
+	OnOutcome func(m *events.Message, o Outcome, err error)
+}
+
+// Validate reports a configuration Handle cannot work with.
+func (in *Intake) Validate() error {
+	if in == nil || in.Publisher == nil {
+		return errors.New("worker: Intake.Publisher is required")
+	}
+	return nil
+}
+
+func (in *Intake) logger() *slog.Logger {
+	if in.Logger != nil {
+		return in.Logger
+	}
+	return slog.Default()
+}
+
+// Handle decodes m and publishes its requests. The outcome is forwarded (every request
+// published), ignored, invalid, or retry (a publish failed: nack, and the message comes
+// again; its requests that were published meanwhile are then published twice, which the
+// reconcile stage skips).
+func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
+	if in.OnOutcome != nil {
+		defer func() { in.OnOutcome(m, o, err) }()
+	}
+	log := in.logger()
+	if err := in.Validate(); err != nil {
+		return OutcomeRetry, err
+	}
+	res, err := in.Decoder.Decode(m)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "intake: invalid message: nacked so that the dead-letter policy moves it",
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
+			slog.String("message_id", m.ID), slog.String("reason", err.Error()), slog.Int("delivery_attempt", m.DeliveryAttempt))
+		return OutcomeInvalid, err
+	}
+	if len(res.Requests) == 0 {
+		log.LogAttrs(ctx, slog.LevelInfo, "intake: message ignored: "+res.Ignored,
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeIgnored)),
+			slog.String("message_id", m.ID), slog.String("reason", res.Ignored))
+		return OutcomeIgnored, nil
+	}
+	timeout := in.PublishTimeout
+	if timeout <= 0 {
+		timeout = DefaultPublishTimeout
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	results := make([]*pubsub.PublishResult, len(res.Requests))
+	for i := range res.Requests {
+		req := &res.Requests[i]
+		data, err := req.MarshalJSON()
+		if err != nil {
+			return OutcomeRetry, fmt.Errorf("intake: encode %s: %w", req, err)
+		}
+		results[i] = in.Publisher.Publish(pctx, &pubsub.Message{Data: data, OrderingKey: req.OrderingKey()})
+	}
+	ids := make([]string, len(results))
+	errs := make([]error, len(results))
+	var wg sync.WaitGroup
+	for i, r := range results {
+		wg.Go(func() { ids[i], errs[i] = r.Get(pctx) })
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if e == nil {
+			continue
+		}
+		key := res.Requests[i].OrderingKey()
+		// The client holds every later message of the key until this is called; the failed
+		// one is published again when the intake message comes back.
+		in.Publisher.ResumePublish(key)
+		errs[i] = fmt.Errorf("intake: publish %s (ordering key %s): %w", res.Requests[i].String(), key, e)
+	}
+	if err := errors.Join(errs...); err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "intake: publish failed: nacked, the message comes again",
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeRetry)),
+			slog.String("message_id", m.ID), slog.String("error", err.Error()))
+		return OutcomeRetry, err
+	}
+	for i := range res.Requests {
+		req := &res.Requests[i]
+		log.LogAttrs(ctx, slog.LevelInfo, req.String()+" forwarded to the reconcile topic",
+			label(statusmanager.LogLabelPRURL, req.Resource.URL), label(statusmanager.LogLabelSHA, req.SHA),
+			label(statusmanager.LogLabelDeliveryID, req.DeliveryID), label(statusmanager.LogLabelOutcome, string(OutcomeForwarded)),
+			slog.String("message_id", m.ID), slog.String("ordering_key", req.OrderingKey()),
+			slog.String("reconcile_message_id", ids[i]), slog.Bool("rerun", req.Rerun))
+	}
+	return OutcomeForwarded, nil
+}
+
+// PushHandler returns the intake's push endpoint alone: POST (any path) handles one pushed
+// message, as Worker.PushHandler's POST /intake does.
+func (in *Intake) PushHandler(opts PushOptions) http.Handler {
+	return newPushEndpoint(in.logger(), opts, 0, in.Handle)
+}
+
+// Pull receives messages from an intake subscription until ctx is cancelled, handling each
+// with Handle and acking or nacking it, with the shutdown behaviour of Worker.Pull.
+func (in *Intake) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions) error {
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	if opts.MaxExtension <= 0 {
+		opts.MaxExtension = DefaultPublishTimeout + time.Minute
+	}
+	return pull(ctx, sub, opts, in.logger(), in.Handle)
+}
+
+// ServeListener serves the intake's push endpoint alone on l until ctx is cancelled, with
+// the shutdown behaviour of Worker.ServeListener; it closes l.
+func (in *Intake) ServeListener(ctx context.Context, l net.Listener, opts PushOptions) error {
+	if err := in.Validate(); err != nil {
+		l.Close()
+		return err
+	}
+	return serve(ctx, l, in.PushHandler(opts), opts.ShutdownGrace, in.logger())
+}
