@@ -56,7 +56,7 @@ func Label(key, value string) slog.Attr {
 // slog.SourceKey; a level replaced by a string is used as the severity as it is), for every other
 // non-group attribute, and for labels (with their value as a string). opts may be nil.
 func NewHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
-	h := &handler{w: w, mu: &sync.Mutex{}}
+	h := &handler{out: &jsonSink{w: w, mu: &sync.Mutex{}}}
 	if opts != nil {
 		h.opts = *opts
 	}
@@ -72,10 +72,9 @@ type frame struct {
 
 type handler struct {
 	opts   slog.HandlerOptions
-	w      io.Writer
-	mu     *sync.Mutex // shared by the handlers derived from one NewHandler: one Write per line
-	frames []frame     // frames[0] is the root
-	labels []kv        // labels from WithAttrs, merged
+	out    sink    // shared by the handlers derived from one NewHandler
+	frames []frame // frames[0] is the root
+	labels []kv    // labels from WithAttrs, merged
 }
 
 type kv struct{ key, value string }
@@ -210,9 +209,34 @@ func Severity(l slog.Level) string {
 	return "CRITICAL"
 }
 
-func (h *handler) Handle(_ context.Context, r slog.Record) error {
-	rep := h.opts.ReplaceAttr
-	root := &object{}
+// entry is one record as Cloud Logging sees it, built once by Handle and written by a sink: as a
+// JSON line (jsonSink) or as a LogEntry through the Logging API (apiSink).
+type entry struct {
+	hasTime   bool
+	time      time.Time // the record's time, when hasTime and timeVal is nil
+	timeVal   any       // a time attribute ReplaceAttr turned into something else
+	hasSev    bool
+	severity  string
+	hasMsg    bool
+	message   any
+	source    *slog.Source // the source location, when AddSource
+	sourceVal any          // a source attribute ReplaceAttr turned into something else
+	labels    []kv
+	fields    *object // jsonPayload fields besides the message; reserved keys already renamed
+}
+
+// sink writes entries; write must be safe for concurrent use.
+type sink interface {
+	write(e *entry) error
+}
+
+// jsonSink writes each entry as one JSON line in the format the logging agent parses.
+type jsonSink struct {
+	w  io.Writer
+	mu *sync.Mutex // one Write per line
+}
+
+func (s *jsonSink) write(e *entry) error {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	first := true
@@ -225,6 +249,51 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 		buf.WriteByte(':')
 		writeJSON(&buf, v)
 	}
+	if e.hasTime {
+		if e.timeVal != nil {
+			field(TimeKey, e.timeVal)
+		} else {
+			field(TimeKey, e.time.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if e.hasSev {
+		field(SeverityKey, e.severity)
+	}
+	if e.hasMsg {
+		field(MessageKey, e.message)
+	}
+	if e.source != nil {
+		field(SourceLocationKey, map[string]string{"file": e.source.File, "line": strconv.Itoa(e.source.Line), "function": e.source.Function})
+	} else if e.sourceVal != nil {
+		field(SourceLocationKey, e.sourceVal)
+	}
+	if len(e.labels) > 0 {
+		lo := &object{}
+		for _, l := range e.labels {
+			lo.set(l.key, l.value)
+		}
+		field(LabelsKey, lo)
+	}
+	for i, k := range e.fields.keys {
+		field(k, e.fields.vals[i])
+	}
+	buf.WriteString("}\n")
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.w.Write(buf.Bytes())
+	return err
+}
+
+func (h *handler) Handle(_ context.Context, r slog.Record) error {
+	return h.out.write(h.build(r))
+}
+
+// build turns a record into an entry: the built-in attributes through ReplaceAttr, the labels
+// merged, the other attributes nested by groups.
+func (h *handler) build(r slog.Record) *entry {
+	rep := h.opts.ReplaceAttr
+	e := &entry{}
 
 	// Built-in attributes, through ReplaceAttr as slog's handlers do.
 	builtin := func(a slog.Attr) (slog.Attr, bool) {
@@ -236,22 +305,25 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	if !r.Time.IsZero() {
 		if a, ok := builtin(slog.Time(slog.TimeKey, r.Time)); ok {
+			e.hasTime = true
 			if a.Value.Kind() == slog.KindTime {
-				field(TimeKey, a.Value.Time().UTC().Format(time.RFC3339Nano))
+				e.time = a.Value.Time()
 			} else {
-				field(TimeKey, value(a.Value))
+				e.timeVal = value(a.Value)
 			}
 		}
 	}
 	if a, ok := builtin(slog.Any(slog.LevelKey, r.Level)); ok {
+		e.hasSev = true
 		if l, isLevel := a.Value.Any().(slog.Level); isLevel {
-			field(SeverityKey, Severity(l))
+			e.severity = Severity(l)
 		} else {
-			field(SeverityKey, a.Value.String())
+			e.severity = a.Value.String()
 		}
 	}
 	if a, ok := builtin(slog.String(slog.MessageKey, r.Message)); ok {
-		field(MessageKey, value(a.Value))
+		e.hasMsg = true
+		e.message = value(a.Value)
 	}
 	if h.opts.AddSource && r.PC != 0 {
 		fs := runtime.CallersFrames([]uintptr{r.PC})
@@ -259,14 +331,15 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 		src := &slog.Source{Function: f.Function, File: f.File, Line: f.Line}
 		if a, ok := builtin(slog.Any(slog.SourceKey, src)); ok {
 			if s, isSrc := a.Value.Any().(*slog.Source); isSrc {
-				field(SourceLocationKey, map[string]string{"file": s.File, "line": strconv.Itoa(s.Line), "function": s.Function})
+				e.source = s
 			} else {
-				field(SourceLocationKey, value(a.Value))
+				e.sourceVal = value(a.Value)
 			}
 		}
 	}
 
 	// Fields: the frames of With/WithGroup, the record's attributes in the innermost one.
+	root := &object{}
 	labels := h.labels
 	addLabel := func(l kv) { labels = setLabel(labels, l) }
 	frames := h.frames
@@ -305,27 +378,16 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 			objs[i-1].remove(frames[i].name)
 		}
 	}
-
-	if len(labels) > 0 {
-		lo := &object{}
-		for _, l := range labels {
-			lo.set(l.key, l.value)
-		}
-		field(LabelsKey, lo)
-	}
+	e.labels = labels
+	e.fields = &object{}
 	for i, k := range root.keys {
 		switch k {
 		case TimeKey, SeverityKey, MessageKey, LabelsKey, SourceLocationKey:
 			k = "fields." + k // never shadow (or duplicate) a key the agent interprets
 		}
-		field(k, root.vals[i])
+		e.fields.set(k, root.vals[i])
 	}
-	buf.WriteString("}\n")
-
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, err := h.w.Write(buf.Bytes())
-	return err
+	return e
 }
 
 // addAttr adds a (not a label) to o, applying slog's rules: empty attributes are ignored, a group

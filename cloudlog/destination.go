@@ -1,0 +1,252 @@
+package cloudlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"cloud.google.com/go/compute/metadata"
+)
+
+// Destination is where the records go (LOG_DESTINATION).
+type Destination string
+
+// The destinations.
+const (
+	// Auto writes stdout JSON where the platform ingests it (Cloud Run, GKE) and uses the Cloud
+	// Logging API elsewhere when credentials and a project are found; otherwise stdout, saying why.
+	Auto Destination = "auto"
+	// Stdout writes one JSON line per record on stdout, for a logging agent to ingest.
+	Stdout Destination = "stdout"
+	// API writes entries through the Cloud Logging API (cloud.google.com/go/logging).
+	API Destination = "api"
+)
+
+// ParseDestination returns the destination named s (case-insensitive); "" is Auto.
+func ParseDestination(s string) (Destination, error) {
+	switch d := Destination(strings.ToLower(strings.TrimSpace(s))); d {
+	case "":
+		return Auto, nil
+	case Auto, Stdout, API:
+		return d, nil
+	}
+	return "", fmt.Errorf("cloudlog: log destination %q is not auto, stdout or api", s)
+}
+
+// Credentials describes the application default credentials Env found.
+type Credentials struct {
+	// Source says where they come from (a file, the metadata server).
+	Source string
+	// Project is the project they name, "" when they name none.
+	Project string
+}
+
+// ErrNoCredentials is returned by Env.Credentials when no application default credentials are
+// available.
+var ErrNoCredentials = errors.New("no Google Cloud application default credentials")
+
+// Env is what the choice of destination and the monitored resource depend on. Production code
+// uses OSEnv; tests inject each part, so that nothing in the choice reads the process
+// environment or the network by itself. A nil func means "not available".
+type Env struct {
+	// Getenv reads an environment variable (os.Getenv).
+	Getenv func(string) string
+	// OnGCE reports, without a network call, whether the process runs on a Compute Engine VM
+	// (which GKE nodes are).
+	OnGCE func() bool
+	// Credentials finds the application default credentials, ErrNoCredentials when there are none.
+	Credentials func(ctx context.Context) (Credentials, error)
+	// Metadata reads a value of the metadata server (a path under computeMetadata/v1/).
+	Metadata func(ctx context.Context, path string) (string, error)
+	// Hostname names the machine (os.Hostname).
+	Hostname func() (string, error)
+}
+
+func (e Env) getenv(k string) string {
+	if e.Getenv == nil {
+		return ""
+	}
+	return e.Getenv(k)
+}
+
+func (e Env) onGCE() bool { return e.OnGCE != nil && e.OnGCE() }
+
+// metadata reads path from the metadata server, "" when unavailable, within MetadataTimeout.
+func (e Env) metadata(ctx context.Context, path string) string {
+	if e.Metadata == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, MetadataTimeout)
+	defer cancel()
+	v, err := e.Metadata(ctx, path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
+// OSEnv returns the Env of this process, reading variables with getenv (os.Getenv when nil).
+// OnGCE reads the DMI product name (Linux only). Credentials looks, without a network call,
+// at GOOGLE_APPLICATION_CREDENTIALS, then gcloud's application default credentials file, then
+// (on Compute Engine only) the metadata server, which it asks for the project. Metadata asks
+// the metadata server (GCE_METADATA_HOST, default 169.254.169.254).
+func OSEnv(getenv func(string) string) Env {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	md := metadata.NewClient(&http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: MetadataTimeout})
+	e := Env{
+		Getenv:   getenv,
+		OnGCE:    dmiOnGCE,
+		Hostname: os.Hostname,
+		Metadata: func(ctx context.Context, path string) (string, error) {
+			return md.GetWithContext(ctx, path)
+		},
+	}
+	e.Credentials = func(ctx context.Context) (Credentials, error) { return adcCredentials(ctx, e) }
+	return e
+}
+
+// dmiOnGCE reports whether the DMI product name is a Google one (Compute Engine, GKE nodes).
+func dmiOnGCE() bool {
+	if runtime.GOOS != "linux" {
+		return false
+	}
+	b, err := os.ReadFile("/sys/class/dmi/id/product_name")
+	return err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "Google")
+}
+
+// adcCredentials finds application default credentials as the Google client libraries do, in
+// the same order, without fetching a token.
+func adcCredentials(ctx context.Context, e Env) (Credentials, error) {
+	if f := e.getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
+		return credentialsFile(f, "GOOGLE_APPLICATION_CREDENTIALS")
+	}
+	if f := wellKnownFile(e); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return credentialsFile(f, "gcloud application default credentials")
+		}
+	}
+	if e.onGCE() {
+		return Credentials{Source: "the metadata server", Project: e.metadata(ctx, "project/project-id")}, nil
+	}
+	return Credentials{}, ErrNoCredentials
+}
+
+// wellKnownFile is where `gcloud auth application-default login` writes its credentials.
+func wellKnownFile(e Env) string {
+	if d := e.getenv("CLOUDSDK_CONFIG"); d != "" {
+		return filepath.Join(d, "application_default_credentials.json")
+	}
+	if runtime.GOOS == "windows" {
+		if d := e.getenv("APPDATA"); d != "" {
+			return filepath.Join(d, "gcloud", "application_default_credentials.json")
+		}
+		return ""
+	}
+	if d := e.getenv("HOME"); d != "" {
+		return filepath.Join(d, ".config", "gcloud", "application_default_credentials.json")
+	}
+	return ""
+}
+
+// credentialsFile reads the project a credentials file names (project_id of a service account
+// key, quota_project_id of user credentials).
+func credentialsFile(path, source string) (Credentials, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("cloudlog: %s: %w", source, err)
+	}
+	var f struct {
+		ProjectID      string `json:"project_id"`
+		QuotaProjectID string `json:"quota_project_id"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return Credentials{}, fmt.Errorf("cloudlog: %s %s: %w", source, path, err)
+	}
+	p := f.ProjectID
+	if p == "" {
+		p = f.QuotaProjectID
+	}
+	return Credentials{Source: source + " (" + path + ")", Project: p}, nil
+}
+
+// Choice is the destination Choose picked, and why.
+type Choice struct {
+	// Destination is Stdout or API.
+	Destination Destination
+	// Project is the project the API writes to ("" for Stdout).
+	Project string
+	// Reason says why, for the one record that reports the choice.
+	Reason string
+	// Fallback is set when Auto wanted the API but could not use it.
+	Fallback bool
+}
+
+// Choose picks the destination for d in env; project is the configured project
+// (GOOGLE_CLOUD_PROJECT), "" when none.
+//
+// Auto picks Stdout on a Cloud Run service (K_SERVICE) or job (CLOUD_RUN_JOB), on GKE
+// (KUBERNETES_SERVICE_HOST on a Compute Engine node), and beside a Pub/Sub emulator
+// (PUBSUB_EMULATOR_HOST: a local run, whose project is not a real one). Elsewhere it picks API
+// when credentials are found and a project is known (configured, or named by the credentials),
+// else Stdout with Fallback set. API needs a project (an error otherwise); its credentials are
+// checked when the client is made.
+func Choose(ctx context.Context, d Destination, project string, env Env) (Choice, error) {
+	switch d {
+	case Stdout:
+		return Choice{Destination: Stdout, Reason: "LOG_DESTINATION=stdout"}, nil
+	case API:
+		if project == "" && env.Credentials != nil {
+			if c, err := env.Credentials(ctx); err == nil {
+				project = c.Project
+			}
+		}
+		if project == "" {
+			return Choice{}, errors.New("cloudlog: the api log destination needs a project: set GOOGLE_CLOUD_PROJECT")
+		}
+		return Choice{Destination: API, Project: project, Reason: "LOG_DESTINATION=api"}, nil
+	case Auto, "":
+	default:
+		return Choice{}, fmt.Errorf("cloudlog: log destination %q is not auto, stdout or api", d)
+	}
+	switch {
+	case env.getenv("K_SERVICE") != "":
+		return Choice{Destination: Stdout, Reason: "on Cloud Run (K_SERVICE), which ingests stdout"}, nil
+	case env.getenv("CLOUD_RUN_JOB") != "":
+		return Choice{Destination: Stdout, Reason: "on a Cloud Run job (CLOUD_RUN_JOB), which ingests stdout"}, nil
+	case env.getenv("KUBERNETES_SERVICE_HOST") != "" && env.onGCE():
+		return Choice{Destination: Stdout, Reason: "on GKE, which ingests container stdout"}, nil
+	case env.getenv("PUBSUB_EMULATOR_HOST") != "":
+		return Choice{Destination: Stdout, Reason: "beside a Pub/Sub emulator (PUBSUB_EMULATOR_HOST): a local run"}, nil
+	}
+	if env.Credentials == nil {
+		return Choice{Destination: Stdout, Fallback: true, Reason: "not on Cloud Run or GKE, and no way to look for credentials"}, nil
+	}
+	c, err := env.Credentials(ctx)
+	if err != nil {
+		return Choice{Destination: Stdout, Fallback: true,
+			Reason: fmt.Sprintf("not on Cloud Run or GKE, and the Cloud Logging API is unusable: %v", err)}, nil
+	}
+	if project == "" {
+		project = c.Project
+	}
+	if project == "" {
+		return Choice{Destination: Stdout, Fallback: true,
+			Reason: "not on Cloud Run or GKE, and no project for the Cloud Logging API: set GOOGLE_CLOUD_PROJECT"}, nil
+	}
+	return Choice{Destination: API, Project: project,
+		Reason: "not on Cloud Run or GKE; credentials from " + c.Source}, nil
+}
+
+// lastSegment returns what follows the last '/' of a metadata value such as
+// projects/123/zones/us-central1-a.
+func lastSegment(s string) string {
+	return s[strings.LastIndex(s, "/")+1:]
+}
