@@ -46,7 +46,8 @@ type Worker struct {
 	MaxFileBytes int `env:"HYGIENE_MAX_FILE_BYTES, default=1048576" desc:"diff hygiene: warn when a file's added lines exceed this many bytes"`
 	MaxFileLines int `env:"HYGIENE_MAX_FILE_LINES, default=1000" desc:"diff hygiene: warn when a file adds more than this many lines"`
 
-	LogLevel string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
+	LogLevel       string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
+	LogDestination string `env:"LOG_DESTINATION, default=auto" desc:"where logs go: stdout (JSON lines for the platform's agent), api (the Cloud Logging API; needs roles/logging.logWriter), or auto: stdout on Cloud Run, on GKE and beside a Pub/Sub emulator, else api when credentials and a project are found, else stdout"`
 }
 
 // MaxAckDeadline is Pub/Sub's largest ack deadline, and MinAckDeadline its smallest.
@@ -166,6 +167,11 @@ func (c *Worker) Validate() error {
 	case "debug", "info", "warn", "warning", "error":
 	default:
 		bad("LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	switch strings.ToLower(c.LogDestination) {
+	case "auto", "stdout", "api":
+	default:
+		bad("LOG_DESTINATION", "%q is not auto, stdout or api", c.LogDestination)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
