@@ -169,7 +169,7 @@ func (c *Worker) Validate() error {
 		bad("LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
 	}
 	switch strings.ToLower(c.LogDestination) {
-	case "auto", "stdout", "api":
+	case "", "auto", "stdout", "api": // "": a Worker built in code, auto
 	default:
 		bad("LOG_DESTINATION", "%q is not auto, stdout or api", c.LogDestination)
 	}
