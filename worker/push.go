@@ -111,7 +111,9 @@ func isTransportHeader(name string) bool {
 //     X-Appengine-*, X-Serverless-*), which are dropped;
 //   - an unwrapped push without metadata: the body is the data, with no id or attributes.
 //
-// A body that is neither an envelope nor valid data is left for the decoder to refuse.
+// A body meant as an envelope (a JSON object with "message") that does not parse as one
+// carries the field that is wrong in Message.Invalid, which the decoder reports; any other
+// body is left for the decoder to judge.
 func ParsePush(h http.Header, body []byte) *events.Message {
 	if h.Get(HeaderMessageID) != "" {
 		m := &events.Message{ID: h.Get(HeaderMessageID), Data: body, Attributes: map[string]string{}}
@@ -148,7 +150,7 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 		}
 		return m
 	}
-	return &events.Message{Data: body}
+	return notEnvelope(body)
 }
 
 // PushHandler returns the push endpoints of the worker:

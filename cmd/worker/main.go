@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -53,8 +54,16 @@ func run(ctx context.Context, l envconfig.Lookuper, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stdout, cfg.LogLevel)
+	logs, err := newLogging(ctx, cfg, cloudlog.OSEnv(getenv), stdout)
+	if err != nil {
+		return err
+	}
+	defer closeLogging(logs)
+	logger := slog.New(logs.Handler())
 	project := cfg.Project
+	if project == "" {
+		project = logs.Choice().Project // the Cloud Logging API's, named by the credentials
+	}
 	if project == "" {
 		project = cloudlog.Project(ctx, getenv)
 	}

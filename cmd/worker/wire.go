@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubapp"
@@ -17,20 +15,6 @@ import (
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/worker"
 )
-
-// newLogger returns the process logger: Cloud Logging JSON lines on w.
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		l = slog.LevelDebug
-	case "warn", "warning":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	}
-	return slog.New(cloudlog.NewHandler(w, &slog.HandlerOptions{Level: l}))
-}
 
 // newWorker wires the worker of cfg: the App's client factory, the status manager of the
 // identity, and the diff hygiene reconciler. project and service feed the details link.
