@@ -71,7 +71,7 @@ const (
 // Ack reports whether a message with this outcome is acknowledged (true) or nacked.
 func (o Outcome) Ack() bool {
 	switch o {
-	case OutcomeReconciled, OutcomeSkipped, OutcomeIgnored, OutcomeFailed, OutcomeGaveUp:
+	case OutcomeReconciled, OutcomeSkipped, OutcomeIgnored, OutcomeFailed, OutcomeGaveUp, OutcomeForwarded:
 		return true
 	}
 	return false
