@@ -107,7 +107,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"MAX_IN_FLIGHT": "7", "RECONCILE_TIMEOUT": "2m", "SHUTDOWN_GRACE": "9s", "MAX_DELIVERY_ATTEMPTS": "12",
 		"GITHUB_RETRY_BUDGET": "45s", "RELAY_TYPE_PREFIX": "com.example.github", "PUSH_AUDIENCE": "https://worker.example.com",
 		"PUSH_SERVICE_ACCOUNT": "push@my-proj.iam.gserviceaccount.com", "HYGIENE_MAX_FILE_BYTES": "2048",
-		"HYGIENE_MAX_FILE_LINES": "300", "LOG_LEVEL": "debug",
+		"HYGIENE_MAX_FILE_LINES": "300", "LOG_LEVEL": "debug", "LOG_DESTINATION": "api",
 	}
 	for _, name := range readmeVariables(t) {
 		if _, ok := values[name]; !ok {
@@ -124,6 +124,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		ReconcileTimeout: 2 * time.Minute, ShutdownGrace: 9 * time.Second, MaxDeliveryAttempts: 12, RetryBudget: 45 * time.Second,
 		RelayTypePrefix: "com.example.github", PushAudience: "https://worker.example.com",
 		PushServiceAccount: "push@my-proj.iam.gserviceaccount.com", MaxFileBytes: 2048, MaxFileLines: 300, LogLevel: "debug",
+		LogDestination: "api",
 	}
 	if *cfg != want {
 		t.Errorf("loaded %+v\nwant %+v", *cfg, want)
