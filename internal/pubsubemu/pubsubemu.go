@@ -216,6 +216,8 @@ type SubscriptionConfig struct {
 	MaxDeliveryAttempts int
 	// MinBackoff and MaxBackoff, when either is set, add a retry policy.
 	MinBackoff, MaxBackoff time.Duration
+	// Ordered turns message ordering on: one outstanding message per ordering key.
+	Ordered bool
 }
 
 // CreateSubscription creates a subscription as cfg describes and returns its full name.
@@ -230,6 +232,8 @@ func CreateSubscription(ctx context.Context, c *pubsub.Client, cfg SubscriptionC
 	sub := &pubsubpb.Subscription{
 		Name:  SubscriptionName(project, cfg.ID),
 		Topic: full("topics", cfg.Topic),
+
+		EnableMessageOrdering: cfg.Ordered,
 	}
 	if cfg.AckDeadline > 0 {
 		sub.AckDeadlineSeconds = int32(cfg.AckDeadline / time.Second)
@@ -263,6 +267,14 @@ func CreateSubscription(ctx context.Context, c *pubsub.Client, cfg SubscriptionC
 		return "", fmt.Errorf("create subscription %s: %w", sub.Name, err)
 	}
 	return sub.Name, nil
+}
+
+// PublishOrdered publishes one message with an ordering key to topic and waits for its id.
+func PublishOrdered(ctx context.Context, c *pubsub.Client, topic, key string, data []byte, attrs map[string]string) (string, error) {
+	p := c.Publisher(topic)
+	p.EnableMessageOrdering = true
+	defer p.Stop()
+	return p.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs, OrderingKey: key}).Get(ctx)
 }
 
 // Publish publishes one message to topic (short or full name) and waits for its id.
