@@ -58,7 +58,8 @@ type Factory struct {
 
 	mu      sync.Mutex
 	clients map[int64]*github.Client
-	repos   map[string]int64 // lower-case "owner/repo" -> installation id
+	tokens  map[int64]*ghinstallation.Transport // installation id -> its token transport
+	repos   map[string]int64                    // lower-case "owner/repo" -> installation id
 	lookups singleflight.Group
 }
 
@@ -91,6 +92,7 @@ func New(appID int64, privateKeyPEM []byte, opts Options) (*Factory, error) {
 		tr:      opts.Transport,
 		log:     opts.Logger,
 		clients: map[int64]*github.Client{},
+		tokens:  map[int64]*ghinstallation.Transport{},
 		repos:   map[string]int64{},
 	}
 	if strings.HasSuffix(base.Path, "/api/v3/") {
@@ -170,6 +172,12 @@ func (f *Factory) appClient() *github.Client {
 // No request is made for a known installation: its token is fetched on the first API call and
 // refreshed by ghinstallation a minute before it expires.
 //
+// An installation id does not live forever: uninstalling and reinstalling the App gives the
+// account a new one, and GitHub then refuses the old id's token (404, or 401 for a token it
+// revoked). When that happens the cached id is dropped and the installation of the request's
+// repository is looked up again, once; the request is sent again with the new installation's
+// token (see installationAuth).
+//
 // A client is shared by everything that works on the installation, on purpose: go-github remembers a
 // primary rate limit (and a secondary one that outlasted the retry budget) and then fails calls
 // locally, without a request, until GitHub's reset time; IsTransient reports those errors as transient.
@@ -189,9 +197,9 @@ func (f *Factory) Client(ctx context.Context, owner, repo string, installationID
 	if c, ok := f.clients[installationID]; ok {
 		return c, nil
 	}
-	itr := ghinstallation.NewFromAppsTransport(f.newAppsTransport(), installationID)
-	itr.BaseURL = f.rootURL()
-	c := f.newClient(itr, "installation "+strconv.FormatInt(installationID, 10))
+	auth := &installationAuth{f: f}
+	auth.id.Store(installationID)
+	c := f.newClient(auth, "installation "+strconv.FormatInt(installationID, 10))
 	f.clients[installationID] = c
 	return c, nil
 }

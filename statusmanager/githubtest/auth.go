@@ -116,6 +116,29 @@ func (s *Server) installLocked(app *App, owner string) int64 {
 	return id
 }
 
+// Uninstall removes app's installation on owner, as uninstalling the App on GitHub does: its
+// tokens stop working (401 Bad credentials), new tokens for its id are refused (404), and
+// the repository lookup answers 404. A later Install makes a new installation with a new id,
+// as reinstalling does on GitHub. It reports whether there was an installation.
+func (s *Server) Uninstall(app *App, owner string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := installKey(app.ID, owner)
+	id, ok := s.installByKey[k]
+	if !ok {
+		return false
+	}
+	inst := s.installs[id]
+	delete(s.installByKey, k)
+	delete(s.installs, id)
+	for v, t := range s.tokens {
+		if t.install == inst {
+			delete(s.tokens, v)
+		}
+	}
+	return true
+}
+
 func installKey(appID int64, owner string) string {
 	return strconv.FormatInt(appID, 10) + "/" + strings.ToLower(owner)
 }
