@@ -66,7 +66,9 @@ type Options struct {
 	// Location is the resource's location: empty for the Cloud Run region or the Compute
 	// Engine zone from the metadata server, else "global".
 	Location string
-	// ClientOptions are passed to logging.NewClient (an endpoint and credentials, say).
+	// ClientOptions are passed to logging.NewClient (an endpoint and credentials, say). They
+	// should not replace the gRPC connection (option.WithGRPCConn): the count of written and
+	// dropped entries rests on a dial option of this package.
 	ClientOptions []option.ClientOption
 
 	// MaxBufferedEntries bounds the entries accepted and not yet written: beyond it records are
@@ -391,6 +393,7 @@ type apiSink struct {
 	lost     atomic.Int64 // still unwritten at Close
 
 	lastWriteFailed atomic.Bool
+	blind           atomic.Bool // writes are not intercepted (a gRPC connection was given): no entry bound
 
 	mu      sync.Mutex
 	lastErr error
@@ -418,7 +421,7 @@ func (s *apiSink) write(e *entry) error {
 	if s.closed.Load() {
 		return s.fallback.write(e)
 	}
-	if s.inflight.Add(1) > s.max {
+	if s.inflight.Add(1) > s.max && !s.blind.Load() {
 		s.inflight.Add(-1)
 		s.refused.Add(1)
 		return nil
@@ -510,6 +513,7 @@ type writeKey struct{}
 // writeResult is what intercept saw of the last attempt of one write.
 type writeResult struct {
 	mu      sync.Mutex
+	seen    bool
 	entries int
 	failed  int
 	err     error
@@ -525,6 +529,12 @@ func (s *apiSink) writeContext() (context.Context, func()) {
 		cancel()
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		if !r.seen {
+			// The client wrote without our interceptor (ClientOptions replaced the connection):
+			// the entries cannot be settled, so only the client's byte limit bounds the buffer.
+			s.blind.Store(true)
+			return
+		}
 		if r.err != nil {
 			s.setLastError(r.err)
 		}
@@ -564,7 +574,7 @@ func (s *apiSink) intercept(ctx context.Context, method string, req, reply any, 
 		}
 	}
 	r.mu.Lock()
-	r.entries, r.failed, r.err = n, failed, err
+	r.seen, r.entries, r.failed, r.err = true, n, failed, err
 	r.mu.Unlock()
 	return err
 }

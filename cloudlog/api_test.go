@@ -118,7 +118,7 @@ func TestAPIEntriesAreTheStdoutRecords(t *testing.T) {
 	logSample(cloudlog.NewHandler(&stdout, sampleOpts))
 	lines := jsonLines(t, stdout.String())
 
-	fake := cloudlogtest.NewServer(t)
+	fake := cloudlogtest.NewTestServer(t)
 	var reports syncBuffer
 	l := newAPI(t, fake, &reports, cloudlog.Options{Handler: sampleOpts, Job: "diff-hygiene", DelayThreshold: time.Hour})
 	logSample(l.Handler())
@@ -187,7 +187,7 @@ func TestAPIEntriesAreTheStdoutRecords(t *testing.T) {
 // TestCloseFlushes: entries waiting for their batch are written by Close, and records after
 // Close go to stdout.
 func TestCloseFlushes(t *testing.T) {
-	fake := cloudlogtest.NewServer(t)
+	fake := cloudlogtest.NewTestServer(t)
 	var stdout syncBuffer
 	l := newAPI(t, fake, &stdout, cloudlog.Options{DelayThreshold: time.Hour})
 	log := slog.New(l.Handler())
@@ -222,7 +222,7 @@ func TestOutageNeverBlocksAndIsReported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := cloudlogtest.NewServer(t)
+			fake := cloudlogtest.NewTestServer(t)
 			tt.outage(fake)
 			var stdout syncBuffer
 			l := newAPI(t, fake, &stdout, cloudlog.Options{MaxBufferedEntries: 20, WriteTimeout: 2 * time.Second,
@@ -277,7 +277,7 @@ func TestOutageNeverBlocksAndIsReported(t *testing.T) {
 
 // TestOutageEnds: once the API answers again, records are written again.
 func TestOutageEnds(t *testing.T) {
-	fake := cloudlogtest.NewServer(t)
+	fake := cloudlogtest.NewTestServer(t)
 	fake.Fail(codes.PermissionDenied)
 	var stdout syncBuffer
 	l := newAPI(t, fake, &stdout, cloudlog.Options{DelayThreshold: 10 * time.Millisecond})
@@ -349,7 +349,7 @@ func TestResource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := cloudlogtest.NewServer(t)
+			fake := cloudlogtest.NewTestServer(t)
 			tt.opts.Env = tt.env
 			l := newAPI(t, fake, &syncBuffer{}, tt.opts)
 			if l.Resource().GetType() != tt.typ || !reflect.DeepEqual(l.Resource().GetLabels(), tt.want) {

@@ -1,5 +1,12 @@
-// Package cloudlog is a log/slog handler writing the structured JSON lines that the Cloud Run logging
-// agent turns into Cloud Logging entries (severity, message, labels, source location), plus GCP environment look-ups.
+// Package cloudlog is the worker's log/slog handler for Cloud Logging, plus GCP environment look-ups.
+//
+// One handler path builds each record's Cloud Logging entry (severity, time, message, labels,
+// source location, jsonPayload) and writes it either as the structured JSON line that the Cloud
+// Run and GKE logging agents ingest (NewHandler), or through the Cloud Logging API with
+// cloud.google.com/go/logging where no agent reads stdout (New with API, or Auto off those
+// platforms): the same records, severities and labels either way, so one details link query
+// finds them. Label marks the attributes that become entry labels; their names are the caller's
+// (the worker uses statusmanager's LogLabel constants, which the details link queries).
 package cloudlog
 
 import (

@@ -2,11 +2,13 @@ package cloudlog_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/prreconciler/prreconciler/cloudlog"
+	"github.com/prreconciler/prreconciler/cloudlog/cloudlogtest"
 )
 
 func Example() {
@@ -43,4 +45,68 @@ func ExampleProject() {
 	})))
 	// Output:
 	// {"severity":"INFO","message":"starting","logging.googleapis.com/labels":{"service":"prreconciler"},"project":"my-project"}
+}
+
+// Auto picks stdout on Cloud Run, and the Cloud Logging API off Google Cloud when credentials
+// are found; the environment is injected.
+func ExampleChoose() {
+	env := func(vars map[string]string) cloudlog.Env {
+		return cloudlog.Env{
+			Getenv: func(k string) string { return vars[k] },
+			Credentials: func(context.Context) (cloudlog.Credentials, error) {
+				return cloudlog.Credentials{Source: "GOOGLE_APPLICATION_CREDENTIALS (sa.json)", Project: "my-project"}, nil
+			},
+		}
+	}
+	for _, vars := range []map[string]string{{"K_SERVICE": "prreconciler"}, {}} {
+		c, err := cloudlog.Choose(context.Background(), cloudlog.Auto, "", env(vars))
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s %q: %s\n", c.Destination, c.Project, c.Reason)
+	}
+	// Output:
+	// stdout "": on Cloud Run (K_SERVICE), which ingests stdout
+	// api "my-project": not on Cloud Run or GKE; credentials from GOOGLE_APPLICATION_CREDENTIALS (sa.json)
+}
+
+// Records written through the Cloud Logging API (here the in-process fake) become entries with
+// the same severity and labels as the stdout JSON lines, on a generic_task resource.
+func ExampleNew() {
+	fake := cloudlogtest.NewServer()
+	defer fake.Close()
+	ctx := context.Background()
+	logs, err := cloudlog.New(ctx, cloudlog.Options{
+		Destination: cloudlog.API, Project: "my-project", Stdout: os.Stdout,
+		Env:           cloudlog.Env{Getenv: func(string) string { return "" }},
+		Job:           "diff-hygiene",
+		TaskID:        "vm-1",
+		ClientOptions: fake.ClientOptions(),
+	})
+	if err != nil {
+		panic(err)
+	}
+	slog.New(logs.Handler()).Warn("check run update failed", "attempt", 3,
+		cloudlog.Label("sha", "6dcb09b5b57875f334f61aebed695e2e4193db5e"))
+	if err := logs.Close(ctx); err != nil { // flushes
+		panic(err)
+	}
+	for _, e := range fake.Entries()[1:] { // the first says where logs go
+		fmt.Println(e.GetLogName(), e.GetResource().GetType(), e.GetResource().GetLabels()["job"], e.GetSeverity())
+		fmt.Println(e.GetLabels(), e.GetJsonPayload().AsMap())
+	}
+	// Output:
+	// projects/my-project/logs/prreconciler generic_task diff-hygiene WARNING
+	// map[sha:6dcb09b5b57875f334f61aebed695e2e4193db5e] map[attempt:3 message:check run update failed]
+}
+
+func ExampleParseDestination() {
+	for _, s := range []string{"", "API", "file"} {
+		d, err := cloudlog.ParseDestination(s)
+		fmt.Printf("%q %v\n", d, err)
+	}
+	// Output:
+	// "auto" <nil>
+	// "api" <nil>
+	// "" cloudlog: log destination "file" is not auto, stdout or api
 }

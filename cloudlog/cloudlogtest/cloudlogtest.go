@@ -6,6 +6,7 @@ package cloudlogtest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -19,36 +20,49 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Server is the fake. Its zero value is not usable; call NewServer.
+// Server is the fake. Make one with NewServer or NewTestServer.
 type Server struct {
 	logpb.UnimplementedLoggingServiceV2Server
 
-	addr string
+	addr    string
+	srv     *grpc.Server
+	stopped chan struct{}
+	once    sync.Once
 
 	mu       sync.Mutex
 	entries  []*logpb.LogEntry
 	requests int
 	fail     codes.Code
 	hang     chan struct{} // non-nil: writes wait until it is closed (or their context ends)
-	stopped  chan struct{}
 }
 
-// NewServer starts a fake on a local port; it stops when the test ends.
-func NewServer(t testing.TB) *Server {
-	t.Helper()
+// NewServer starts a fake on a local port; Close stops it. It panics when it cannot listen, as
+// httptest.NewServer does.
+func NewServer() *Server {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("cloudlogtest: listen: %v", err)
+		panic(fmt.Sprintf("cloudlogtest: listen: %v", err))
 	}
-	s := &Server{addr: lis.Addr().String(), stopped: make(chan struct{})}
-	srv := grpc.NewServer()
-	logpb.RegisterLoggingServiceV2Server(srv, s)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(func() {
-		close(s.stopped) // releases hanging writes
-		srv.Stop()
-	})
+	s := &Server{addr: lis.Addr().String(), srv: grpc.NewServer(), stopped: make(chan struct{})}
+	logpb.RegisterLoggingServiceV2Server(s.srv, s)
+	go func() { _ = s.srv.Serve(lis) }()
 	return s
+}
+
+// NewTestServer starts a fake that stops when the test ends.
+func NewTestServer(t testing.TB) *Server {
+	t.Helper()
+	s := NewServer()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close releases the writes left hanging and stops the server.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.stopped)
+		s.srv.Stop()
+	})
 }
 
 // Addr returns the fake's host:port.

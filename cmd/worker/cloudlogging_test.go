@@ -150,7 +150,7 @@ func TestDetailsLinkSelectsExactlyTheAPIEntriesOfItsRequest(t *testing.T) {
 			ctx := context.Background()
 			f := newDetailsFixture(t, tt.dest)
 			f.cfg.Project = "my-proj"
-			fake := cloudlogtest.NewServer(t)
+			fake := cloudlogtest.NewTestServer(t)
 			var stdout syncBuffer
 			logs, err := newLogging(ctx, f.cfg, loggingEnv(tt.vars, false, true), &stdout, fake.ClientOptions()...)
 			if err != nil {
@@ -215,7 +215,7 @@ func TestLoggingOutageLeavesReconcilesUnaffected(t *testing.T) {
 			ctx := context.Background()
 			f := newDetailsFixture(t, "api")
 			f.cfg.Project = "my-proj"
-			fake := cloudlogtest.NewServer(t)
+			fake := cloudlogtest.NewTestServer(t)
 			tt.outage(fake)
 			var stdout syncBuffer
 			logs, err := newLogging(ctx, f.cfg, loggingEnv(nil, false, true), &stdout, fake.ClientOptions()...)
@@ -275,7 +275,7 @@ func TestLogDestinationAuto(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := cloudlogtest.NewServer(t)
+			fake := cloudlogtest.NewTestServer(t)
 			cfg := &config.Worker{Identity: "diff-hygiene", LogLevel: "info", LogDestination: "auto"}
 			var stdout syncBuffer
 			logs, err := newLogging(context.Background(), cfg, loggingEnv(tt.vars, tt.onGCE, tt.creds), &stdout, fake.ClientOptions()...)
