@@ -98,7 +98,8 @@ func TestHandleOutcomes(t *testing.T) {
 			if len(rs) != 1 || rs[0].Status != "completed" || rs[0].Conclusion != "failure" {
 				t.Fatalf("runs = %+v, want one completed failure", rs)
 			}
-			contains(t, "title", rs[0].Title, "the config file is malformed")
+			contains(t, "title", rs[0].Title, "Failed: an internal error (the full error is in the logs)")
+			notContains(t, "title", rs[0].Title, "malformed") // error text is never published
 		},
 	}, {
 		name:      "transient failure stays in progress and nacks",
@@ -111,7 +112,7 @@ func TestHandleOutcomes(t *testing.T) {
 				t.Fatalf("runs = %+v, want one in progress", rs)
 			}
 			contains(t, "title", rs[0].Title, "will retry")
-			contains(t, "title", rs[0].Title, "backend unavailable")
+			notContains(t, "title", rs[0].Title, "backend unavailable")
 		},
 	}, {
 		name: "GitHub 502 in the reconciler is transient, then recovers",
@@ -167,7 +168,7 @@ func TestHandleOutcomes(t *testing.T) {
 				t.Fatalf("runs = %+v, want one completed failure", rs)
 			}
 			contains(t, "title", rs[0].Title, "gave up after 5 attempts: ")
-			contains(t, "title", rs[0].Title, "backend unavailable")
+			notContains(t, "title", rs[0].Title, "backend unavailable")
 		},
 	}, {
 		name: "gave up at the last delivery attempt (counted in memory)",
@@ -210,7 +211,7 @@ func TestHandleOutcomes(t *testing.T) {
 		steps:     []step{{request("1", 7, sha1, false), worker.OutcomeFailed}},
 		wantCalls: 1,
 		check: func(t *testing.T, e *env) {
-			if rs := e.runs(sha1); len(rs) != 1 || rs[0].Conclusion != "failure" || !strings.Contains(rs[0].Title, "boom") {
+			if rs := e.runs(sha1); len(rs) != 1 || rs[0].Conclusion != "failure" || !strings.Contains(rs[0].Title, "reconciler panicked") || strings.Contains(rs[0].Title, "boom") {
 				t.Fatalf("runs = %+v, want one failure about the panic", rs)
 			}
 		},

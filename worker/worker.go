@@ -523,7 +523,7 @@ func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.log.Error("reconciler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			res, err = nil, Permanent(fmt.Errorf("reconciler panicked: %v", p))
+			res, err = nil, Permanent(Public(errors.New(fmt.Sprint(p)), "reconciler panicked"))
 		}
 	}()
 	res, err = r.w.Reconcile(ctx, r.req, gh)
@@ -560,23 +560,23 @@ func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
 			if run := r.session.CheckRun(); run != nil && run.GetStatus() != "completed" {
 				// Only on an open run we know of: never a new run just to say so. No details:
 				// their annotations belong with the completed write.
-				if err := r.write("Transient failure, "+left+": "+cause.Error(), &statusmanager.Status[T]{Status: "in_progress"}); err != nil {
+				if err := r.write(publicTitle("Transient failure, "+left, cause), &statusmanager.Status[T]{Status: "in_progress"}); err != nil {
 					r.log.Warn("could not record the transient failure on the check run", "error", err.Error())
 				}
 			}
 			return OutcomeRetry, cause
 		}
 		cause = fmt.Errorf("gave up after %d attempts: %w", r.attempt, cause)
-		if err := r.write(cause.Error(), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details}); err != nil {
+		if err := r.write(publicTitle(fmt.Sprintf("gave up after %d attempts", r.attempt), cause), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details}); err != nil {
 			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
 		}
 		return OutcomeGaveUp, cause
 	}
-	err := r.write("Failed: "+cause.Error(), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details})
+	err := r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details})
 	if err != nil && res != nil {
 		// The details themselves may be what GitHub refuses (too large, bad annotations).
 		var zero T
-		err = r.write("Failed: "+cause.Error(), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: zero})
+		err = r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: zero})
 	}
 	if err != nil {
 		if IsTransient(err) && (max <= 0 || r.attempt < max) {
