@@ -302,7 +302,7 @@ func hostileRows() []hostileRow {
 // TestHostileInput runs every row of docs/hostile-input.md through the real code path and
 // checks that the outcome is the one documented; the doc is generated from the same rows.
 func TestHostileInput(t *testing.T) {
-	rows := hostileRows()
+	rows := append(hostileRows(), fidelityRows()...)
 	for _, r := range rows {
 		t.Run(r.input, func(t *testing.T) {
 			e := newEnv(t, envOpts{})
