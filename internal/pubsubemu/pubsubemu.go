@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,10 @@ const DefaultBinary = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cl
 // BinaryEnv names an environment variable that, when set, overrides DefaultBinary.
 const BinaryEnv = "PUBSUB_EMULATOR_BINARY"
 
+// CIEnv names the variable CI systems set to "true". Under it a missing emulator fails the
+// tests that need one instead of skipping them: a CI run must never pass by testing less.
+const CIEnv = "CI"
+
 // StartTimeout bounds how long Start waits for the emulator to accept connections.
 const StartTimeout = 60 * time.Second
 
@@ -53,16 +58,14 @@ type Emulator struct {
 }
 
 // Start starts an emulator on a free port and stops it in t.Cleanup. It skips the test when
-// the emulator is not installed and fails it when the emulator does not come up within
-// StartTimeout.
+// the emulator is not installed (fails it under CI=true), and fails it when the emulator does
+// not come up within StartTimeout.
 func Start(t testing.TB) *Emulator {
 	t.Helper()
 	e, err := StartProcess()
-	if errors.Is(err, errNoBinary) {
-		t.Skipf("pubsubemu: %v (install the Google Cloud SDK's pubsub-emulator component, or set %s)", err, BinaryEnv)
-	}
 	if err != nil {
-		t.Fatalf("pubsubemu: %v", err)
+		unavailable(t, err, os.Getenv)
+		return nil
 	}
 	t.Cleanup(e.Stop)
 	return e
@@ -70,13 +73,40 @@ func Start(t testing.TB) *Emulator {
 
 var errNoBinary = errors.New("Pub/Sub emulator not found")
 
+// unavailable ends a test that needs an emulator it could not have: a skip when the emulator
+// is not installed, except under CI=true, and a failure otherwise.
+func unavailable(t testing.TB, err error, getenv func(string) string) {
+	t.Helper()
+	switch {
+	case errors.Is(err, errNoBinary) && getenv(CIEnv) == "true":
+		t.Fatalf("pubsubemu: %v; under %s=true a missing emulator is a failure (install the Google Cloud SDK's pubsub-emulator component, or set %s)", err, CIEnv, BinaryEnv)
+	case errors.Is(err, errNoBinary):
+		t.Skipf("pubsubemu: %v (install the Google Cloud SDK's pubsub-emulator component, or set %s; under %s=true this fails)", err, BinaryEnv, CIEnv)
+	default:
+		t.Fatalf("pubsubemu: %v", err)
+	}
+}
+
+// binary is the emulator's launcher: BinaryEnv if set, else DefaultBinary, else the one in
+// the SDK root gcloud reports (an SDK installed elsewhere).
+func binary() string {
+	if bin := os.Getenv(BinaryEnv); bin != "" {
+		return bin
+	}
+	if _, err := os.Stat(DefaultBinary); err == nil {
+		return DefaultBinary
+	}
+	out, err := exec.Command("gcloud", "info", "--format=value(installation.sdk_root)").Output()
+	if root := strings.TrimSpace(string(out)); err == nil && root != "" {
+		return filepath.Join(root, "platform", "pubsub-emulator", "bin", "cloud-pubsub-emulator")
+	}
+	return DefaultBinary
+}
+
 // StartProcess is Start without a testing.TB, for TestMain: the caller must call Stop. It
 // returns an error matching the missing-binary case when the emulator is not installed.
 func StartProcess() (*Emulator, error) {
-	bin := os.Getenv(BinaryEnv)
-	if bin == "" {
-		bin = DefaultBinary
-	}
+	bin := binary()
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%w at %s: %v", errNoBinary, bin, err)
 	}
@@ -321,8 +351,8 @@ var shared struct {
 }
 
 // Shared returns the emulator shared by every test of the binary, starting it on first use
-// (skipping the test when the emulator is not installed). Call StopShared from TestMain
-// after m.Run to stop it.
+// (skipping the test when the emulator is not installed, failing it under CI=true). Call
+// StopShared from TestMain after m.Run to stop it.
 func Shared(t testing.TB) *Emulator {
 	t.Helper()
 	shared.mu.Lock()
@@ -330,11 +360,9 @@ func Shared(t testing.TB) *Emulator {
 	if shared.e == nil && shared.err == nil {
 		shared.e, shared.err = StartProcess()
 	}
-	if errors.Is(shared.err, errNoBinary) {
-		t.Skipf("pubsubemu: %v (install the Google Cloud SDK's pubsub-emulator component, or set %s)", shared.err, BinaryEnv)
-	}
 	if shared.err != nil {
-		t.Fatalf("pubsubemu: %v", shared.err)
+		unavailable(t, shared.err, os.Getenv)
+		return nil
 	}
 	return shared.e
 }
