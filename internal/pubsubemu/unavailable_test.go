@@ -12,7 +12,7 @@ type outcome struct {
 	fatal, skip string
 }
 
-func (o *outcome) Helper()                       {}
+func (o *outcome) Helper()                        {}
 func (o *outcome) Fatalf(format string, a ...any) { o.fatal = fmt.Sprintf(format, a...) }
 func (o *outcome) Skipf(format string, a ...any)  { o.skip = fmt.Sprintf(format, a...) }
 
