@@ -109,7 +109,6 @@ type Logging struct {
 	reportedWritten int64 // written entries when the API last got a report
 	closeOnce       sync.Once
 	closeErr        error
-	closeStarted    atomic.Bool
 }
 
 // New picks the destination (see Choose) and returns the Logging writing there. The choice is
