@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/prreconciler/prreconciler/events"
 )
 
 // buildCommand is the Makefile's build target; the Dockerfile runs exactly it.
@@ -342,5 +345,250 @@ func TestMakeBuildIsStatic(t *testing.T) {
 	}
 	if err := staticELF(filepath.Join("bin", "worker")); err != nil {
 		t.Errorf("bin/worker is not static, it would not run on distroless/static: %v", err)
+	}
+}
+
+// shellWords splits one shell command line as sh would for the simple commands the READMEs
+// show: quotes, backslashes, $NAME and ${NAME} from vars, a trailing comment. Command
+// substitution is not supported.
+func shellWords(line string, vars map[string]string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	expand := func(rs []rune, i int) (int, error) {
+		// rs[i] == '$'
+		j := i + 1
+		var name string
+		switch {
+		case j < len(rs) && rs[j] == '{':
+			end := slices.Index(rs[j:], '}')
+			if end < 0 {
+				return 0, errors.New("unterminated ${")
+			}
+			name, j = string(rs[j+1:j+end]), j+end+1
+		case j < len(rs) && rs[j] == '(':
+			return 0, errors.New("command substitution is not supported")
+		default:
+			k := j
+			for k < len(rs) && (rs[k] == '_' || rs[k] >= 'A' && rs[k] <= 'Z' || rs[k] >= 'a' && rs[k] <= 'z' || rs[k] >= '0' && rs[k] <= '9') {
+				k++
+			}
+			if k == j {
+				cur.WriteRune('$')
+				return j, nil
+			}
+			name, j = string(rs[j:k]), k
+		}
+		v, ok := vars[name]
+		if !ok {
+			return 0, fmt.Errorf("$%s is not set", name)
+		}
+		cur.WriteString(v)
+		return j, nil
+	}
+	rs := []rune(line)
+	for i := 0; i < len(rs); {
+		r := rs[i]
+		switch {
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+			i++
+		case r == '#' && !inWord:
+			i = len(rs)
+		case r == '\'':
+			end := slices.Index(rs[i+1:], '\'')
+			if end < 0 {
+				return nil, errors.New("unterminated '")
+			}
+			cur.WriteString(string(rs[i+1 : i+1+end]))
+			inWord, i = true, i+end+2
+		case r == '"':
+			inWord = true
+			i++
+			for {
+				if i >= len(rs) {
+					return nil, errors.New(`unterminated "`)
+				}
+				c := rs[i]
+				if c == '"' {
+					i++
+					break
+				}
+				if c == '\\' && i+1 < len(rs) && strings.ContainsRune("$`\"\\", rs[i+1]) {
+					cur.WriteRune(rs[i+1])
+					i += 2
+					continue
+				}
+				if c == '$' {
+					j, err := expand(rs, i)
+					if err != nil {
+						return nil, err
+					}
+					i = j
+					continue
+				}
+				cur.WriteRune(c)
+				i++
+			}
+		case r == '\\':
+			if i+1 < len(rs) {
+				cur.WriteRune(rs[i+1])
+			}
+			inWord, i = true, i+2
+		case r == '$':
+			j, err := expand(rs, i)
+			if err != nil {
+				return nil, err
+			}
+			inWord, i = true, j
+		default:
+			cur.WriteRune(r)
+			inWord = true
+			i++
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// shellCommands returns the commands of a Markdown file's sh code blocks, continuation lines
+// joined.
+func shellCommands(md string) []string {
+	var cmds []string
+	in := false
+	var cont strings.Builder
+	for l := range strings.SplitSeq(md, "\n") {
+		if strings.HasPrefix(l, "```") {
+			in = strings.TrimPrefix(l, "```") == "sh"
+			continue
+		}
+		if !in {
+			continue
+		}
+		if s, ok := strings.CutSuffix(l, "\\"); ok {
+			cont.WriteString(s)
+			continue
+		}
+		cont.WriteString(l)
+		cmds = append(cmds, cont.String())
+		cont.Reset()
+	}
+	return cmds
+}
+
+// readmeSHA stands for the SHA a README's commands take from git.
+const readmeSHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+
+// checkPublishCommand checks a `gcloud pubsub topics publish` of a reconcile request: to a
+// reconcile topic, with a message the worker decodes into one request, and that request's
+// ordering key.
+func checkPublishCommand(cmd string) error {
+	words, err := shellWords(cmd, map[string]string{"SHA": readmeSHA})
+	if err != nil {
+		return err
+	}
+	if len(words) < 5 || strings.Join(words[:4], " ") != "gcloud pubsub topics publish" {
+		return fmt.Errorf("not a gcloud pubsub topics publish: %q", words)
+	}
+	flags := map[string]string{}
+	var args []string
+	for i := 4; i < len(words); i++ {
+		w := words[i]
+		name, value, ok := strings.Cut(w, "=")
+		if !strings.HasPrefix(w, "--") {
+			args = append(args, w)
+			continue
+		}
+		if !ok && i+1 < len(words) {
+			value, i = words[i+1], i+1
+		}
+		flags[name] = value
+	}
+	if len(args) != 1 || !regexp.MustCompile(`^projects/[^/]+/topics/[^/]+-reconcile$`).MatchString(args[0]) {
+		return fmt.Errorf("publishes to %v, not to a reconcile topic projects/P/topics/NAME-reconcile", args)
+	}
+	key, ok := flags["--ordering-key"]
+	if !ok {
+		return errors.New("no --ordering-key")
+	}
+	res, err := (&events.Decoder{}).Decode(&events.Message{ID: "readme", Data: []byte(flags["--message"])})
+	if err != nil {
+		return fmt.Errorf("the worker refuses the message: %w", err)
+	}
+	if len(res.Requests) != 1 {
+		return fmt.Errorf("the message asks for %d requests, ignored: %q", len(res.Requests), res.Ignored)
+	}
+	if want := res.Requests[0].OrderingKey(); key != want {
+		return fmt.Errorf("--ordering-key %q, the request's ordering key is %q", key, want)
+	}
+	return nil
+}
+
+// The READMEs' examples of publishing a reconcile request are what the worker accepts, with
+// the ordering key the intake stage would give them.
+func TestReadmePublishExamples(t *testing.T) {
+	for _, file := range []string{"README.md", filepath.Join("terraform", "README.md")} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := string(b)
+		if file == "README.md" {
+			_, md, _ = strings.Cut(md, "\n## Deploy\n")
+		}
+		found := 0
+		for _, cmd := range shellCommands(md) {
+			if !strings.Contains(cmd, "--ordering-key") {
+				continue
+			}
+			found++
+			if err := checkPublishCommand(cmd); err != nil {
+				t.Errorf("%s: %v\n%s", file, err, cmd)
+			}
+		}
+		if found == 0 {
+			t.Errorf("%s: no example of publishing a reconcile request with --ordering-key", file)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("terraform", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"EnableMessageOrdering = true", "OrderingKey: req.OrderingKey()"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("terraform/README.md: the Go publishing example lacks %q", want)
+		}
+	}
+}
+
+func TestCheckPublishCommandCatchesMistakes(t *testing.T) {
+	good := `gcloud pubsub topics publish projects/p/topics/prreconciler-reconcile --ordering-key='octo-org/hello-world@` + readmeSHA +
+		`' --message='{"owner":"Octo-Org","repo":"Hello-World","url":"https://github.com/Octo-Org/Hello-World/pull/7","sha":"` + readmeSHA + `"}'`
+	if err := checkPublishCommand(good); err != nil {
+		t.Fatalf("a correct command is refused: %v", err)
+	}
+	for _, tc := range []struct{ name, old, new, problem string }{
+		{"key not lower-case", "--ordering-key='octo-org/hello-world@", "--ordering-key='Octo-Org/Hello-World@", "ordering key is"},
+		{"key of the PR", "hello-world@" + readmeSHA + "'", "hello-world#7'", "ordering key is"},
+		{"no key", "--ordering-key=", "--ordering=", "no --ordering-key"},
+		{"relay topic", "topics/prreconciler-reconcile", "topics/github-webhooks", "not to a reconcile topic"},
+		{"short sha", `"sha":"` + readmeSHA, `"sha":"` + readmeSHA[:39], "the worker refuses the message"},
+		{"url of another repo", "Hello-World/pull/7", "other/pull/7", "the worker refuses the message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Count(good, tc.old) != 1 {
+				t.Fatalf("the mutation no longer applies: %q", tc.old)
+			}
+			err := checkPublishCommand(strings.Replace(good, tc.old, tc.new, 1))
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("got %v, want an error containing %q", err, tc.problem)
+			}
+		})
 	}
 }

@@ -1,9 +1,10 @@
-# The worker's identity: reads the App key, writes logs. Nothing else.
+# The worker's identity: reads the App key, publishes to the reconcile topic, writes logs.
+# Nothing else.
 resource "google_service_account" "worker" {
   project      = var.project_id
   account_id   = "${var.name}-worker"
   display_name = "${var.name} worker (Cloud Run)"
-  description  = "Runs the ${var.name} Cloud Run service: reads the GitHub App key, writes logs."
+  description  = "Runs the ${var.name} Cloud Run service: reads the GitHub App key, publishes reconcile requests, writes logs."
 }
 
 # The identity Pub/Sub signs push requests with; the only principal allowed to invoke the service.
@@ -52,11 +53,41 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letters" 
   member  = local.pubsub_service_agent
 }
 
-resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_source" {
-  for_each = google_pubsub_subscription.push
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_intake" {
+  for_each = google_pubsub_subscription.intake
 
   project      = var.project_id
   subscription = each.value.id
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+}
+
+moved {
+  from = google_pubsub_subscription_iam_member.pubsub_agent_subscribes_source
+  to   = google_pubsub_subscription_iam_member.pubsub_agent_subscribes_intake
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscribes_reconcile" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.reconcile.id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# The intake stage publishes each request it decodes to the reconcile topic.
+resource "google_pubsub_topic_iam_member" "worker_publishes_reconcile" {
+  project = var.project_id
+  topic   = google_pubsub_topic.reconcile.id
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.worker.member
+}
+
+# Other publishers of reconcile requests (a CI job, another service), by choice.
+resource "google_pubsub_topic_iam_member" "reconcile_publishers" {
+  for_each = toset(var.reconcile_publishers)
+
+  project = var.project_id
+  topic   = google_pubsub_topic.reconcile.id
+  role    = "roles/pubsub.publisher"
+  member  = each.value
 }

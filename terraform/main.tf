@@ -1,13 +1,23 @@
-# prreconciler on Cloud Run, fed by Pub/Sub push. The resources are split by concern:
+# prreconciler on Cloud Run, fed by Pub/Sub push in two stages:
+#   relay topics --intake subscriptions (POST /intake)--> worker, which publishes each request
+#   to the reconcile topic with ordering key owner/repo@sha
+#   reconcile topic --ordered subscription (POST /reconcile)--> worker, one message per commit
+#   at a time across all instances
+# The resources are split by concern:
 #   iam.tf     service accounts and every role binding
 #   run.tf     the Cloud Run service (the worker and its environment)
-#   pubsub.tf  the push subscriptions, the dead-letter topic and its subscription
+#   pubsub.tf  the reconcile topic, the push subscriptions, the dead-letter topic and its subscription
 
 data "google_project" "this" {
   project_id = var.project_id
 }
 
 locals {
+  # One ack deadline for every push subscription, the service's request timeout and the
+  # worker's ACK_DEADLINE (from which it derives each message's deadline): Pub/Sub's maximum,
+  # as Cloud Run recommends for push.
+  ack_deadline_seconds = 600
+
   # The Pub/Sub service agent forwards undeliverable messages to the dead-letter topic: it
   # publishes there and acknowledges them on the source subscription.
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

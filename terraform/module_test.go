@@ -1,9 +1,11 @@
 package terraform_test
 
 // Offline checks of the Terraform module and its example: the files are parsed with HCL's
-// native syntax parser and their blocks, attributes and references are inspected. No provider
-// schema is needed (none can be downloaded here), so these tests check what a mistake in
-// wiring would break, not what `terraform validate` checks.
+// native syntax parser and their blocks, attributes and references are inspected, and
+// expressions are evaluated with the variables' defaults and stand-ins for what only exists once
+// applied (evalContext). No provider can be downloaded here, so `terraform validate` cannot run:
+// schema_test.go checks every block against the provider's schema, these tests check what a
+// mistake in wiring would break, and mutated copies of the module must fail them.
 
 import (
 	"fmt"
@@ -24,6 +26,8 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/prreconciler/prreconciler/config"
 )
 
@@ -43,6 +47,7 @@ type tfConfig struct {
 	modules   map[string]*hclsyntax.Block
 	providers map[string]*hclsyntax.Block
 	terraform []*hclsyntax.Block
+	moved     []*hclsyntax.Block
 }
 
 func readTF(t *testing.T, dir string) map[string][]byte {
@@ -111,6 +116,8 @@ func parseTF(srcs map[string][]byte) (*tfConfig, error) {
 				err = dup(c.providers, b.Labels[0])
 			case "terraform":
 				c.terraform = append(c.terraform, b)
+			case "moved":
+				c.moved = append(c.moved, b)
 			case "locals":
 				for k, a := range b.Body.Attributes {
 					c.locals[k] = a
@@ -242,17 +249,26 @@ func varRefs(b *hclsyntax.Body, name string) []string {
 	return out
 }
 
-// functions is the subset of Terraform's functions the variables' validations use, so they
-// can be evaluated here.
+// functions is the subset of Terraform's functions the module's expressions use, so they can be
+// evaluated here.
 var functions = map[string]function.Function{
 	"alltrue":    allTrueFunc,
 	"can":        tryfunc.CanFunc,
+	"concat":     stdlib.ConcatFunc,
 	"contains":   stdlib.ContainsFunc,
 	"floor":      stdlib.FloorFunc,
+	"join":       stdlib.JoinFunc,
 	"keys":       stdlib.KeysFunc,
 	"length":     lengthFunc,
+	"lower":      stdlib.LowerFunc,
+	"max":        stdlib.MaxFunc,
+	"min":        stdlib.MinFunc,
+	"pow":        stdlib.PowFunc,
+	"range":      stdlib.RangeFunc,
 	"regex":      stdlib.RegexFunc,
+	"sum":        sumFunc,
 	"tonumber":   stdlib.MakeToFunc(cty.Number),
+	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 	"tostring":   stdlib.MakeToFunc(cty.String),
 	"trimspace":  stdlib.TrimSpaceFunc,
 	"trimsuffix": stdlib.TrimSuffixFunc,
@@ -278,6 +294,34 @@ var allTrueFunc = function.New(&function.Spec{
 	},
 })
 
+// sumFunc is Terraform's sum: of a non-empty list, set or tuple of numbers.
+var sumFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.DynamicPseudoType}},
+	Type:   function.StaticReturnType(cty.Number),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		l := args[0]
+		if !l.CanIterateElements() {
+			return cty.NilVal, fmt.Errorf("cannot sum %s", l.Type().FriendlyName())
+		}
+		if !l.IsWhollyKnown() {
+			return cty.UnknownVal(cty.Number), nil
+		}
+		if l.LengthInt() == 0 {
+			return cty.NilVal, fmt.Errorf("cannot sum an empty list")
+		}
+		sum := cty.Zero
+		for it := l.ElementIterator(); it.Next(); {
+			_, v := it.Element()
+			n, err := convert.Convert(v, cty.Number)
+			if err != nil || n.IsNull() {
+				return cty.NilVal, fmt.Errorf("sum: not a number")
+			}
+			sum = sum.Add(n)
+		}
+		return sum, nil
+	},
+})
+
 // lengthFunc is Terraform's length: of a string (in characters) or of a collection.
 var lengthFunc = function.New(&function.Spec{
 	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true}},
@@ -290,41 +334,243 @@ var lengthFunc = function.New(&function.Spec{
 	},
 })
 
-// accepts evaluates every validation of a variable for one value.
-func (c *tfConfig) accepts(name string, v cty.Value) (bool, error) {
+// variableType returns a variable's type constraint (any when it has none).
+func (c *tfConfig) variableType(name string) (cty.Type, error) {
 	vb := c.variables[name]
 	if vb == nil {
-		return false, fmt.Errorf("no variable %q", name)
+		return cty.NilType, fmt.Errorf("no variable %q", name)
 	}
-	if te, ok := vb.Body.Attributes["type"]; ok {
-		ty, diags := typeexpr.TypeConstraint(te.Expr)
-		if diags.HasErrors() {
-			return false, fmt.Errorf("variable %q: type: %s", name, diags.Error())
+	te, ok := vb.Body.Attributes["type"]
+	if !ok {
+		return cty.DynamicPseudoType, nil
+	}
+	ty, diags := typeexpr.TypeConstraint(te.Expr)
+	if diags.HasErrors() {
+		return cty.NilType, fmt.Errorf("variable %q: type: %s", name, diags.Error())
+	}
+	return ty, nil
+}
+
+// variableValues returns every variable's value: set (converted to its type), else its
+// default, else unknown (a required variable nobody set).
+func (c *tfConfig) variableValues(set map[string]cty.Value) (map[string]cty.Value, error) {
+	out := map[string]cty.Value{}
+	for n := range set {
+		if c.variables[n] == nil {
+			return nil, fmt.Errorf("no variable %q", n)
+		}
+	}
+	for n, vb := range c.variables {
+		ty, err := c.variableType(n)
+		if err != nil {
+			return nil, err
+		}
+		v, ok := set[n]
+		if !ok {
+			v, ok = literal(vb.Body, "default")
+		}
+		if !ok {
+			out[n] = cty.UnknownVal(ty)
+			continue
 		}
 		cv, err := convert.Convert(v, ty)
 		if err != nil {
-			return false, fmt.Errorf("variable %q: %#v is not a %s: %v", name, v, ty.FriendlyName(), err)
+			return nil, fmt.Errorf("variable %q: %#v is not a %s: %v", n, v, ty.FriendlyName(), err)
 		}
-		v = cv
+		out[n] = cv
+	}
+	return out, nil
+}
+
+// Stand-ins for what only exists once applied.
+const (
+	mockServiceURI    = "https://prreconciler-mock-ew.a.run.app"
+	mockProjectNumber = "123456789012"
+)
+
+// evalContext evaluates like Terraform would with the given variables (the rest at their
+// defaults): var.*, local.* (from the module's locals) and stand-ins for resources and data
+// sources: a Cloud Run service's uri is mockServiceURI, a topic's or subscription's id is its
+// projects/P/{topics,subscriptions}/NAME, a service account has an email and member,
+// google_project a number.
+func (c *tfConfig) evalContext(set map[string]cty.Value) (*hcl.EvalContext, error) {
+	vars, err := c.variableValues(set)
+	if err != nil {
+		return nil, err
 	}
 	ctx := &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{name: v})},
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
 		Functions: functions,
 	}
-	for _, val := range child(vb.Body, "validation") {
-		a, ok := val.Body.Attributes["condition"]
+	str := func(b *hclsyntax.Body, attr, fallback string) string {
+		a, ok := b.Attributes[attr]
 		if !ok {
-			return false, fmt.Errorf("variable %q: validation without condition", name)
+			return fallback
 		}
-		res, diags := a.Expr.Value(ctx)
-		if diags.HasErrors() {
-			return false, fmt.Errorf("variable %q: %s", name, diags.Error())
+		v, diags := a.Expr.Value(ctx)
+		if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+			return fallback
 		}
-		if res.False() {
-			return false, nil
+		return v.AsString()
+	}
+	project := "mock-project"
+	if v := vars["project_id"]; v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+		project = v.AsString()
+	}
+	byType := map[string]map[string]cty.Value{}
+	for _, b := range c.resources {
+		typ, name := b.Labels[0], b.Labels[1]
+		attrs := map[string]cty.Value{"id": cty.StringVal("mock:" + typ + "." + name)}
+		switch typ {
+		case "google_pubsub_topic":
+			n := str(b.Body, "name", name)
+			attrs["name"] = cty.StringVal(n)
+			attrs["id"] = cty.StringVal("projects/" + str(b.Body, "project", project) + "/topics/" + n)
+		case "google_pubsub_subscription":
+			n := str(b.Body, "name", name)
+			attrs["name"] = cty.StringVal(n)
+			attrs["id"] = cty.StringVal("projects/" + str(b.Body, "project", project) + "/subscriptions/" + n)
+		case "google_cloud_run_v2_service":
+			attrs["uri"] = cty.StringVal(mockServiceURI)
+			attrs["name"] = cty.StringVal(str(b.Body, "name", name))
+			attrs["location"] = cty.StringVal(str(b.Body, "location", "mock-region"))
+		case "google_service_account":
+			email := str(b.Body, "account_id", name) + "@" + str(b.Body, "project", project) + ".iam.gserviceaccount.com"
+			attrs["email"] = cty.StringVal(email)
+			attrs["member"] = cty.StringVal("serviceAccount:" + email)
+			attrs["name"] = cty.StringVal("projects/" + project + "/serviceAccounts/" + email)
+		}
+		if byType[typ] == nil {
+			byType[typ] = map[string]cty.Value{}
+		}
+		byType[typ][name] = cty.ObjectVal(attrs)
+	}
+	for typ, m := range byType {
+		ctx.Variables[typ] = cty.ObjectVal(m)
+	}
+	data := map[string]map[string]cty.Value{}
+	for _, b := range c.data {
+		typ, name := b.Labels[0], b.Labels[1]
+		attrs := map[string]cty.Value{"id": cty.StringVal("mock:data." + typ + "." + name)}
+		if typ == "google_project" {
+			attrs["number"] = cty.StringVal(mockProjectNumber)
+			attrs["project_id"] = cty.StringVal(project)
+		}
+		if data[typ] == nil {
+			data[typ] = map[string]cty.Value{}
+		}
+		data[typ][name] = cty.ObjectVal(attrs)
+	}
+	if len(data) > 0 {
+		d := map[string]cty.Value{}
+		for typ, m := range data {
+			d[typ] = cty.ObjectVal(m)
+		}
+		ctx.Variables["data"] = cty.ObjectVal(d)
+	}
+	// Locals may use each other: evaluate in passes until none is added.
+	locals := map[string]cty.Value{}
+	for progress := true; progress; {
+		progress = false
+		for n, a := range c.locals {
+			if _, done := locals[n]; done {
+				continue
+			}
+			ctx.Variables["local"] = cty.ObjectVal(locals)
+			v, diags := a.Expr.Value(ctx)
+			if diags.HasErrors() {
+				continue
+			}
+			locals[n] = v
+			progress = true
 		}
 	}
-	return true, nil
+	ctx.Variables["local"] = cty.ObjectVal(locals)
+	return ctx, nil
+}
+
+// eval evaluates an attribute of a block with the defaults (and stand-ins).
+func (c *tfConfig) eval(b *hclsyntax.Body, name string) (cty.Value, error) {
+	a, ok := b.Attributes[name]
+	if !ok {
+		return cty.NilVal, fmt.Errorf("%s is not set", name)
+	}
+	ctx, err := c.evalContext(nil)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	v, diags := a.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return cty.NilVal, fmt.Errorf("%s: %s", name, diags.Error())
+	}
+	if !v.IsWhollyKnown() || v.IsNull() {
+		return cty.NilVal, fmt.Errorf("%s is not known with the defaults", name)
+	}
+	return v, nil
+}
+
+func (c *tfConfig) evalString(b *hclsyntax.Body, name string) (string, error) {
+	v, err := c.eval(b, name)
+	if err != nil {
+		return "", err
+	}
+	if v, err = convert.Convert(v, cty.String); err != nil {
+		return "", fmt.Errorf("%s: %v", name, err)
+	}
+	return v.AsString(), nil
+}
+
+// refused evaluates the validations that use the given variables (every validation when none
+// is given), the other variables at their defaults, and returns the ones that fail, as
+// "variable #n"; none when Terraform would accept the values. A condition that cannot be
+// decided (it uses a required variable not given) is not counted.
+func (c *tfConfig) refused(set map[string]cty.Value) ([]string, error) {
+	vars, err := c.variableValues(set)
+	if err != nil {
+		return nil, err
+	}
+	// Conditions may refer to variables only (Terraform allows more; this module needs no more).
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
+		Functions: functions,
+	}
+	var out []string
+	for n, vb := range c.variables {
+		for i, val := range child(vb.Body, "validation") {
+			a, ok := val.Body.Attributes["condition"]
+			if !ok {
+				return nil, fmt.Errorf("variable %q: validation without condition", n)
+			}
+			if len(set) > 0 && !slices.ContainsFunc(refs(a.Expr), func(r string) bool {
+				v, ok := strings.CutPrefix(r, "var.")
+				_, given := set[v]
+				return ok && given
+			}) {
+				continue // decided by the defaults alone: see refused(nil)
+			}
+			res, diags := a.Expr.Value(ctx)
+			if diags.HasErrors() {
+				return nil, fmt.Errorf("variable %q: %s", n, diags.Error())
+			}
+			if !res.IsKnown() {
+				continue
+			}
+			if res.IsNull() || res.Type() != cty.Bool {
+				return nil, fmt.Errorf("variable %q: validation %d is not a bool", n, i+1)
+			}
+			if res.False() {
+				out = append(out, fmt.Sprintf("%s #%d", n, i+1))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// accepts reports whether Terraform accepts one variable's value, the others at their defaults.
+func (c *tfConfig) accepts(name string, v cty.Value) (bool, error) {
+	r, err := c.refused(map[string]cty.Value{name: v})
+	return len(r) == 0, err
 }
 
 // defaults evaluates the variables' defaults (those that have one).
@@ -382,6 +628,14 @@ func checkVariables(c *tfConfig, where string) []string {
 		}
 	}
 	return problems
+}
+
+// pendingConfig: variables the module sets that the worker's configuration is announced to read
+// but does not yet (config.Variables lacks them). TestPendingConfig lists the ones still missing;
+// an entry config.Variables has is simply checked like any other.
+var pendingConfig = map[string]bool{
+	"RETRY_MINIMUM_BACKOFF": true,
+	"RETRY_MAXIMUM_BACKOFF": true,
 }
 
 // checkModule returns every problem found in the module's configuration; none when it is
@@ -453,8 +707,13 @@ func checkModule(c *tfConfig) []string {
 		bad("%s: no template", svcRef)
 		return problems
 	}
-	if s, ok := literalString(tmpl.Body, "timeout"); !ok || s != "600s" {
-		bad("%s: template.timeout must be \"600s\" (the push request timeout is the 600 s ack deadline)", svcRef)
+	requestTimeout := time.Duration(0)
+	if s, err := c.evalString(tmpl.Body, "timeout"); err != nil {
+		bad("%s: template.timeout: %v", svcRef, err)
+	} else if d, err := time.ParseDuration(s); err != nil || d != 600*time.Second {
+		bad("%s: template.timeout must be \"600s\" (the push request timeout is the 600 s ack deadline), is %q", svcRef, s)
+	} else {
+		requestTimeout = d
 	}
 	workerSA := ""
 	for n := range sas {
@@ -490,7 +749,7 @@ func checkModule(c *tfConfig) []string {
 			bad("%s: env %s is set twice", svcRef, name)
 		}
 		env[name] = e
-		if _, ok := known[name]; !ok {
+		if _, ok := known[name]; !ok && !pendingConfig[name] {
 			bad("%s: env %s is not a variable the worker reads (config.Variables)", svcRef, name)
 		}
 	}
@@ -498,7 +757,8 @@ func checkModule(c *tfConfig) []string {
 		bad("%s: dynamic blocks in the container hide env names from this check", svcRef)
 	}
 	want := []string{"GITHUB_APP_PRIVATE_KEY", "GOOGLE_CLOUD_PROJECT", "MAX_DELIVERY_ATTEMPTS", "MAX_IN_FLIGHT",
-		"RECONCILE_TIMEOUT", "GITHUB_API_URL", "RELAY_TYPE_PREFIX", "LOG_LEVEL"}
+		"RECONCILE_TIMEOUT", "GITHUB_API_URL", "RELAY_TYPE_PREFIX", "LOG_LEVEL",
+		"RECONCILE_TOPIC", "ACK_DEADLINE", "RETRY_MINIMUM_BACKOFF", "RETRY_MAXIMUM_BACKOFF"}
 	for _, v := range config.Variables() {
 		if v.Required {
 			want = append(want, v.Name)
@@ -622,7 +882,19 @@ func checkModule(c *tfConfig) []string {
 		bad("no local names the Pub/Sub service agent (service-N@gcp-sa-pubsub.iam.gserviceaccount.com)")
 	}
 
-	// Subscriptions: push ones deliver to the service; the rest must be the dead-letter hold.
+	// The reconcile topic is the one RECONCILE_TOPIC names.
+	reconcileTopic := ""
+	if e := env["RECONCILE_TOPIC"]; e != nil {
+		rs := attrRefs(e.Body, "value")
+		if len(rs) != 1 || !strings.HasPrefix(rs[0], "google_pubsub_topic.") || !strings.HasSuffix(rs[0], ".id") || c.resources[strings.TrimSuffix(rs[0], ".id")] == nil {
+			bad("%s: RECONCILE_TOPIC must be the id of the module's reconcile topic (a google_pubsub_topic), is %v", svcRef, rs)
+		} else {
+			reconcileTopic = strings.TrimSuffix(rs[0], ".id")
+		}
+	}
+
+	// Subscriptions: push ones deliver to the service (the reconcile topic's to /reconcile,
+	// the relay topics' to /intake); the rest must be the dead-letter hold.
 	subs := c.ofType("google_pubsub_subscription")
 	push := map[string]*hclsyntax.Block{}
 	for n, b := range subs {
@@ -634,12 +906,16 @@ func checkModule(c *tfConfig) []string {
 		bad("no push subscription")
 	}
 	deadLetterTopics := map[string]bool{}
-	var mdaVars []string
+	var mdaVars, minVars, maxVars []string
+	var reconcileSubs, intakeSubs []string
+	ackRefs := map[string][]string{}
 	for n, b := range push {
 		ref := "google_pubsub_subscription." + n
-		if v, ok := literal(b.Body, "ack_deadline_seconds"); !ok || !v.Type().Equals(cty.Number) || !v.RawEquals(cty.NumberIntVal(600)) {
-			bad("%s: ack_deadline_seconds must be 600", ref)
+		toReconcile := reconcileTopic != "" && refersTo(b.Body, "topic", reconcileTopic)
+		if v, err := c.eval(b.Body, "ack_deadline_seconds"); err != nil || !v.Type().Equals(cty.Number) || !v.RawEquals(cty.NumberIntVal(600)) {
+			bad("%s: ack_deadline_seconds must be 600 (%v)", ref, err)
 		}
+		ackRefs[ref] = attrRefs(b.Body, "ack_deadline_seconds")
 		if eps := child(b.Body, "expiration_policy"); len(eps) != 1 {
 			bad("%s: want one expiration_policy, have %d (the default expires an idle subscription after 31 days)", ref, len(eps))
 		} else if s, ok := literalString(eps[0].Body, "ttl"); !ok || s != "" {
@@ -651,6 +927,13 @@ func checkModule(c *tfConfig) []string {
 			for _, a := range []string{"minimum_backoff", "maximum_backoff"} {
 				if _, ok := rp.Body.Attributes[a]; !ok {
 					bad("%s: retry_policy.%s not set", ref, a)
+				}
+				if vs := varRefs(rp.Body, a); len(vs) != 1 {
+					bad("%s: retry_policy.%s must come from one variable, has %v", ref, a, vs)
+				} else if a == "minimum_backoff" {
+					minVars = append(minVars, vs...)
+				} else {
+					maxVars = append(maxVars, vs...)
 				}
 			}
 		}
@@ -673,9 +956,31 @@ func checkModule(c *tfConfig) []string {
 			}
 			mdaVars = append(mdaVars, mda...)
 		}
+		ordered := false
+		if v, ok := literal(b.Body, "enable_message_ordering"); ok && v.Type() == cty.Bool && v.True() {
+			ordered = true
+		}
 		pc := one(b.Body, "push_config")
+		path := "/intake"
+		if toReconcile {
+			path = "/reconcile"
+			reconcileSubs = append(reconcileSubs, ref)
+			if !ordered {
+				bad("%s: the reconcile subscription must set enable_message_ordering = true (one message per commit at a time)", ref)
+			}
+			if _, ok := b.Body.Attributes["filter"]; ok {
+				bad("%s: the reconcile subscription must not filter (every reconcile request is for the worker)", ref)
+			}
+		} else {
+			intakeSubs = append(intakeSubs, ref)
+			if !refersTo(b.Body, "for_each", "var.relay_topics") || !refersTo(b.Body, "topic", "each.value") {
+				bad("%s: an intake subscription must be one per relay_topics entry (for_each = var.relay_topics, topic = each.value)", ref)
+			}
+		}
 		if !refersTo(pc.Body, "push_endpoint", svcRef+".uri") {
 			bad("%s: push_config.push_endpoint must be built from %s.uri", ref, svcRef)
+		} else if ep, err := c.evalString(pc.Body, "push_endpoint"); err != nil || ep != mockServiceURI+path {
+			bad("%s: push_config.push_endpoint must be %s.uri + %q, is %q (%v)", ref, svcRef, path, strings.Replace(ep, mockServiceURI, svcRef+".uri", 1), err)
 		}
 		oidc := one(pc.Body, "oidc_token")
 		if oidc == nil {
@@ -684,6 +989,8 @@ func checkModule(c *tfConfig) []string {
 		}
 		if !refersTo(oidc.Body, "audience", svcRef+".uri") {
 			bad("%s: oidc_token.audience must be %s.uri", ref, svcRef)
+		} else if aud, err := c.evalString(oidc.Body, "audience"); err != nil || aud != mockServiceURI {
+			bad("%s: oidc_token.audience must be exactly %s.uri (Cloud Run's audience), is %q (%v)", ref, svcRef, aud, err)
 		}
 		pushSA := ""
 		for sa := range sas {
@@ -705,23 +1012,73 @@ func checkModule(c *tfConfig) []string {
 	for t := range deadLetterTopics {
 		dlTopic = t
 	}
-
-	// MAX_DELIVERY_ATTEMPTS and the dead-letter policy agree, and the variable enforces 5..100.
-	mdaVars = slices.Compact(mdaVars)
-	if e := env["MAX_DELIVERY_ATTEMPTS"]; e != nil {
-		got := varRefs(e.Body, "value")
-		if len(mdaVars) != 1 || !slices.Equal(got, mdaVars) {
-			bad("%s: MAX_DELIVERY_ATTEMPTS (%v) and dead_letter_policy.max_delivery_attempts (%v) must come from the same variable", svcRef, got, mdaVars)
+	if reconcileTopic != "" {
+		if reconcileTopic == dlTopic {
+			bad("RECONCILE_TOPIC must not be the dead-letter topic")
+		}
+		if len(reconcileSubs) != 1 {
+			bad("want one push subscription on the reconcile topic %s, have %d", reconcileTopic, len(reconcileSubs))
+		}
+		if o := c.outputs["reconcile_topic"]; o == nil || !refersTo(o.Body, "value", reconcileTopic+".id") {
+			bad("output reconcile_topic must be %s.id (other publishers send reconcile requests there)", reconcileTopic)
 		}
 	}
-	if len(mdaVars) == 1 && c.variables[mdaVars[0]] != nil {
-		for n, want := range map[int64]bool{4: false, 5: true, 100: true, 101: false} {
-			ok, err := c.accepts(mdaVars[0], cty.NumberIntVal(n))
-			if err != nil {
-				bad("%v", err)
-			} else if ok != want {
-				bad("variable %q: max_delivery_attempts %d accepted=%v, want %v (Pub/Sub allows 5..100)", mdaVars[0], n, ok, want)
+	if len(intakeSubs) == 0 {
+		bad("no intake subscription (push to /intake) on the relay topics")
+	}
+
+	// One ack deadline: every push subscription's, ACK_DEADLINE and the request timeout.
+	if e := env["ACK_DEADLINE"]; e != nil {
+		vrefs := attrRefs(e.Body, "value")
+		if s, err := c.evalString(e.Body, "value"); err != nil {
+			bad("%s: ACK_DEADLINE: %v", svcRef, err)
+		} else if d, err := time.ParseDuration(s); err != nil || d != 600*time.Second {
+			bad("%s: ACK_DEADLINE must be a Go duration equal to the subscriptions' 600 s ack deadline, is %q", svcRef, s)
+		} else if requestTimeout != 0 && d != requestTimeout {
+			bad("%s: ACK_DEADLINE %s and template.timeout %s differ", svcRef, d, requestTimeout)
+		}
+		for ref, rs := range ackRefs {
+			if len(vrefs) == 0 || !slices.Equal(rs, vrefs) {
+				bad("%s: ACK_DEADLINE (%v) and %s's ack_deadline_seconds (%v) must come from the same value", svcRef, vrefs, ref, rs)
 			}
+		}
+	}
+
+	// RETRY_*_BACKOFF are the retry policy's, MAX_DELIVERY_ATTEMPTS the dead-letter policy's.
+	minVars, maxVars, mdaVars = slices.Compact(sorted(minVars)), slices.Compact(sorted(maxVars)), slices.Compact(sorted(mdaVars))
+	for _, p := range []struct {
+		env, policy string
+		vars        []string
+	}{
+		{"RETRY_MINIMUM_BACKOFF", "retry_policy.minimum_backoff", minVars},
+		{"RETRY_MAXIMUM_BACKOFF", "retry_policy.maximum_backoff", maxVars},
+		{"MAX_DELIVERY_ATTEMPTS", "dead_letter_policy.max_delivery_attempts", mdaVars},
+	} {
+		if e := env[p.env]; e != nil {
+			got := varRefs(e.Body, "value")
+			if len(p.vars) != 1 || !slices.Equal(got, p.vars) {
+				bad("%s: %s (%v) and %s (%v) must come from the same variable", svcRef, p.env, got, p.policy, p.vars)
+			}
+		}
+	}
+
+	// The retry window covers an hour, by default and by validation, computed as the README
+	// explains (retryWindow).
+	if len(mdaVars) == 1 && len(minVars) == 1 && len(maxVars) == 1 {
+		problems = append(problems, checkRetryWindow(c, mdaVars[0], minVars[0], maxVars[0], smallRetryGrid)...)
+	}
+
+	// The worker publishes to the reconcile topic.
+	if reconcileTopic != "" && workerSA != "" {
+		granted := false
+		for _, b := range c.ofType("google_pubsub_topic_iam_member") {
+			role, _ := literalString(b.Body, "role")
+			if role == "roles/pubsub.publisher" && refersTo(b.Body, "topic", reconcileTopic) && refersTo(b.Body, "member", "google_service_account."+workerSA) {
+				granted = true
+			}
+		}
+		if !granted {
+			bad("the worker's account lacks roles/pubsub.publisher on %s (google_pubsub_topic_iam_member): intake could not publish", reconcileTopic)
 		}
 	}
 
@@ -814,6 +1171,12 @@ func checkModule(c *tfConfig) []string {
 	return problems
 }
 
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
 // templateLiterals returns the literal strings of an expression (the fixed parts of a template).
 func templateLiterals(e hclsyntax.Expression) []string {
 	var out []string
@@ -873,6 +1236,27 @@ func checkExample(ex, mod *tfConfig, tfvars []byte) []string {
 	}
 	if calls != 1 {
 		bad("example: want one module call with source \"../..\", have %d", calls)
+	}
+	// Every module.NAME.OUTPUT the example uses is an output of the module.
+	for _, body := range ex.bodies {
+		hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+			a, ok := n.(*hclsyntax.Attribute)
+			if !ok {
+				return nil
+			}
+			for _, r := range refs(a.Expr) {
+				p := strings.Split(r, ".")
+				if len(p) < 3 || p[0] != "module" {
+					continue
+				}
+				if ex.modules[p[1]] == nil {
+					bad("example: %s refers to an undeclared module", r)
+				} else if mod.outputs[p[2]] == nil {
+					bad("example: %s is not an output of the module", r)
+				}
+			}
+			return nil
+		})
 	}
 	f, diags := hclsyntax.ParseConfig(tfvars, "terraform.tfvars.example", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -974,6 +1358,22 @@ func TestModuleValidations(t *testing.T) {
 		{"relay_topics", cty.MapValEmpty(cty.String), false},
 		{"relay_topics", cty.MapVal(map[string]cty.Value{"Bad_Key": cty.StringVal("t-topic")}), false},
 		{"log_level", cty.StringVal("warning"), false},
+		{"relay_topics", cty.MapVal(map[string]cty.Value{"reconcile": cty.StringVal("t-topic")}), false},
+		{"relay_topics", cty.MapVal(map[string]cty.Value{"dead-letter": cty.StringVal("t-topic")}), false},
+		{"reconcile_publishers", cty.ListValEmpty(cty.String), true},
+		{"reconcile_publishers", cty.ListVal([]cty.Value{cty.StringVal("serviceAccount:ci@p.iam.gserviceaccount.com"), cty.StringVal("group:ci@example.com")}), true},
+		{"reconcile_publishers", cty.ListVal([]cty.Value{cty.StringVal("allUsers")}), false},
+		{"reconcile_publishers", cty.ListVal([]cty.Value{cty.StringVal("allAuthenticatedUsers")}), false},
+		{"reconcile_publishers", cty.ListVal([]cty.Value{cty.StringVal("ci@p.iam.gserviceaccount.com")}), false},
+		// The retry window at the default backoffs (10s..600s): 10 attempts span 2430 s.
+		{"max_delivery_attempts", cty.NumberIntVal(10), false},
+		{"max_delivery_attempts", cty.NumberIntVal(11), false},
+		{"max_delivery_attempts", cty.NumberIntVal(12), true},
+		{"max_delivery_attempts", cty.NumberIntVal(15), true},
+		{"max_delivery_attempts", cty.NumberIntVal(100), true},
+		{"max_delivery_attempts", cty.NumberIntVal(101), false},
+		{"retry_maximum_backoff", cty.StringVal("5s"), false}, // below the minimum 10s
+		{"retry_minimum_backoff", cty.StringVal("12.5s"), true},
 	}
 	for _, tc := range cases {
 		ok, err := c.accepts(tc.variable, tc.value)
@@ -985,98 +1385,176 @@ func TestModuleValidations(t *testing.T) {
 	}
 }
 
+// mutate returns a copy of the sources with one replacement: of the only occurrence of old in
+// file, or of its nth (1-based) when nth > 0; it fails the test when that occurrence is gone.
+func mutate(t *testing.T, orig map[string][]byte, file, old, new string, nth int) map[string][]byte {
+	t.Helper()
+	srcs := map[string][]byte{}
+	for k, v := range orig {
+		srcs[k] = v
+	}
+	src := string(srcs[file])
+	n := strings.Count(src, old)
+	if nth == 0 && n != 1 || nth > n {
+		t.Fatalf("the mutation no longer applies: %q occurs %d times in %s", old, n, file)
+	}
+	if nth == 0 {
+		nth = 1
+	}
+	at := 0
+	for range nth - 1 {
+		at += strings.Index(src[at:], old) + len(old)
+	}
+	at += strings.Index(src[at:], old)
+	srcs[file] = []byte(src[:at] + new + src[at+len(old):])
+	return srcs
+}
+
 // Mutated copies of the module must fail the checks, so the checks cannot pass vacuously.
 func TestCheckModuleCatchesMistakes(t *testing.T) {
 	orig := readTF(t, moduleDir)
+	// In pubsub.tf the reconcile subscription comes first (occurrence 1), the intake one second.
 	cases := []struct {
 		name    string
 		file    string
 		old     string
 		new     string
+		nth     int
 		problem string
 	}{
 		{"dead-letter policy removed", "pubsub.tf",
-			"  dead_letter_policy {\n    dead_letter_topic     = google_pubsub_topic.dead_letter.id\n    max_delivery_attempts = var.max_delivery_attempts\n  }\n", "",
-			"no dead_letter_policy"},
+			"  dead_letter_policy {\n    dead_letter_topic     = google_pubsub_topic.dead_letter.id\n    max_delivery_attempts = var.max_delivery_attempts\n  }\n", "", 1,
+			"google_pubsub_subscription.reconcile: no dead_letter_policy"},
 		{"unused variable", "variables.tf",
-			`variable "labels" {`, "variable \"unused\" {\n  description = \"x\"\n  type        = string\n}\n\nvariable \"labels\" {",
+			`variable "labels" {`, "variable \"unused\" {\n  description = \"x\"\n  type        = string\n}\n\nvariable \"labels\" {", 0,
 			`variable "unused" is declared but unused`},
 		{"undocumented variable", "variables.tf",
-			`  description = "Labels put on the service, topic and subscriptions."`, "",
+			`  description = "Labels put on the service, topic and subscriptions."`, "", 0,
 			`variable "labels" has no description`},
 		{"typo in an env name", "run.tf",
-			`name  = "IDENTITY"`, `name  = "IDENTTY"`,
+			`name  = "IDENTITY"`, `name  = "IDENTTY"`, 0,
 			"env IDENTTY is not a variable the worker reads"},
 		{"required env missing", "run.tf",
-			`name  = "GITHUB_APP_ID"`, `name  = "GITHUB_API_URL"`,
+			`name  = "GITHUB_APP_ID"`, `name  = "GITHUB_API_URL"`, 0,
 			"env GITHUB_APP_ID is not set"},
 		{"PORT set", "run.tf",
-			`name  = "LOG_LEVEL"`, `name  = "PORT"`,
+			`name  = "LOG_LEVEL"`, `name  = "PORT"`, 0,
 			"env PORT is reserved"},
 		{"key as a plain value", "run.tf",
-			"        name = \"GITHUB_APP_PRIVATE_KEY\"\n", "        name  = \"GITHUB_APP_PRIVATE_KEY\"\n        value = \"-----BEGIN PRIVATE KEY-----\"\n",
+			"        name = \"GITHUB_APP_PRIVATE_KEY\"\n", "        name  = \"GITHUB_APP_PRIVATE_KEY\"\n        value = \"-----BEGIN PRIVATE KEY-----\"\n", 0,
 			"GITHUB_APP_PRIVATE_KEY must come from Secret Manager"},
-		{"short ack deadline", "pubsub.tf",
-			"ack_deadline_seconds = 600", "ack_deadline_seconds = 60",
+		{"short ack deadline", "main.tf",
+			"ack_deadline_seconds = 600", "ack_deadline_seconds = 60", 0,
 			"ack_deadline_seconds must be 600"},
+		{"a subscription's own ack deadline", "pubsub.tf",
+			"ack_deadline_seconds = local.ack_deadline_seconds", "ack_deadline_seconds = 600", 2,
+			"and google_pubsub_subscription.intake's ack_deadline_seconds ([]) must come from the same value"},
+		{"ACK_DEADLINE a literal", "run.tf",
+			`value = "${local.ack_deadline_seconds}s"`, `value = "600s"`, 0,
+			"ACK_DEADLINE ([]) and google_pubsub_subscription.reconcile's ack_deadline_seconds ([local.ack_deadline_seconds]) must come from the same value"},
+		{"ACK_DEADLINE not a duration of 600 s", "run.tf",
+			`value = "${local.ack_deadline_seconds}s"`, `value = "${local.ack_deadline_seconds}ms"`, 0,
+			"ACK_DEADLINE must be a Go duration equal to the subscriptions' 600 s ack deadline"},
 		{"subscription expires", "pubsub.tf",
-			"  expiration_policy {\n    ttl = \"\"\n  }\n\n  retry_policy {", "  expiration_policy {\n    ttl = \"2678400s\"\n  }\n\n  retry_policy {",
-			"expiration_policy.ttl must be"},
+			"  expiration_policy {\n    ttl = \"\"\n  }\n\n  retry_policy {", "  expiration_policy {\n    ttl = \"2678400s\"\n  }\n\n  retry_policy {", 1,
+			"google_pubsub_subscription.reconcile: expiration_policy.ttl must be"},
 		{"no retry policy", "pubsub.tf",
-			"  retry_policy {\n    minimum_backoff = var.retry_minimum_backoff\n    maximum_backoff = var.retry_maximum_backoff\n  }\n", "",
-			"no retry_policy"},
+			"  retry_policy {\n    minimum_backoff = var.retry_minimum_backoff\n    maximum_backoff = var.retry_maximum_backoff\n  }\n", "", 2,
+			"google_pubsub_subscription.intake: no retry_policy"},
 		{"endpoint not the service", "pubsub.tf",
-			"push_endpoint = google_cloud_run_v2_service.worker.uri", `push_endpoint = "https://example.com/"`,
-			"push_endpoint must be built from"},
+			`push_endpoint = "${google_cloud_run_v2_service.worker.uri}/intake"`, `push_endpoint = "https://example.com/intake"`, 0,
+			"google_pubsub_subscription.intake: push_config.push_endpoint must be built from"},
+		{"reconcile pushes to /intake", "pubsub.tf",
+			`push_endpoint = "${google_cloud_run_v2_service.worker.uri}/reconcile"`, `push_endpoint = "${google_cloud_run_v2_service.worker.uri}/intake"`, 0,
+			`google_pubsub_subscription.reconcile: push_config.push_endpoint must be google_cloud_run_v2_service.worker.uri + "/reconcile", is "google_cloud_run_v2_service.worker.uri/intake"`},
+		{"intake pushes to /", "pubsub.tf",
+			`push_endpoint = "${google_cloud_run_v2_service.worker.uri}/intake"`, `push_endpoint = google_cloud_run_v2_service.worker.uri`, 0,
+			`google_pubsub_subscription.intake: push_config.push_endpoint must be google_cloud_run_v2_service.worker.uri + "/intake"`},
+		{"reconcile not ordered", "pubsub.tf",
+			"enable_message_ordering = true", "enable_message_ordering = false", 0,
+			"google_pubsub_subscription.reconcile: the reconcile subscription must set enable_message_ordering = true"},
+		{"reconcile ordering removed", "pubsub.tf",
+			"  enable_message_ordering = true\n", "", 0,
+			"google_pubsub_subscription.reconcile: the reconcile subscription must set enable_message_ordering = true"},
+		{"reconcile filtered", "pubsub.tf",
+			"  enable_message_ordering = true\n", "  enable_message_ordering = true\n  filter                  = local.subscription_filter\n", 0,
+			"the reconcile subscription must not filter"},
+		{"intake not per relay topic", "pubsub.tf",
+			"  topic   = each.value\n", "  topic   = \"projects/p/topics/t\"\n", 0,
+			"an intake subscription must be one per relay_topics entry"},
+		{"audience with a path", "pubsub.tf",
+			"audience              = google_cloud_run_v2_service.worker.uri", `audience              = "${google_cloud_run_v2_service.worker.uri}/reconcile"`, 1,
+			"google_pubsub_subscription.reconcile: oidc_token.audience must be exactly"},
 		{"audience not the service", "pubsub.tf",
-			"audience              = google_cloud_run_v2_service.worker.uri", `audience              = "https://example.com"`,
-			"oidc_token.audience must be"},
+			"audience              = google_cloud_run_v2_service.worker.uri", `audience              = "https://example.com"`, 2,
+			"google_pubsub_subscription.intake: oidc_token.audience must be"},
 		{"delivery attempts disagree", "run.tf",
-			"value = tostring(var.max_delivery_attempts)", `value = "5"`,
+			"value = tostring(var.max_delivery_attempts)", `value = "5"`, 0,
 			"MAX_DELIVERY_ATTEMPTS ([]) and dead_letter_policy.max_delivery_attempts"},
+		{"retry backoff env disagrees", "run.tf",
+			"value = var.retry_minimum_backoff", `value = "10s"`, 0,
+			"RETRY_MINIMUM_BACKOFF ([]) and retry_policy.minimum_backoff ([retry_minimum_backoff]) must come from the same variable"},
 		{"in-flight not the concurrency", "run.tf",
-			"value = tostring(var.concurrency)", `value = "80"`,
+			"value = tostring(var.concurrency)", `value = "80"`, 0,
 			"MAX_IN_FLIGHT ([]) and max_instance_request_concurrency"},
 		{"timeout too short", "run.tf",
-			`timeout                          = "600s"`, `timeout                          = "300s"`,
+			`timeout                          = "${local.ack_deadline_seconds}s"`, `timeout                          = "300s"`, 0,
 			`template.timeout must be "600s"`},
 		{"reconcile timeout above the request timeout", "variables.tf",
-			"default     = 300\n", "default     = 900\n",
+			"default     = 300\n", "default     = 900\n", 0,
 			"default RECONCILE_TIMEOUT \"900s\" must be a Go duration below 600s"},
 		{"public service", "iam.tf",
-			"member   = google_service_account.push.member", `member   = "allUsers"`,
+			"member   = google_service_account.push.member", `member   = "allUsers"`, 0,
 			"public principal \"allUsers\""},
 		{"worker may invoke", "iam.tf",
-			"  member   = google_service_account.push.member\n}\n", "  member   = google_service_account.push.member\n}\n\nresource \"google_cloud_run_v2_service_iam_member\" \"worker_invokes\" {\n  project  = var.project_id\n  location = var.region\n  name     = google_cloud_run_v2_service.worker.name\n  role     = \"roles/run.invoker\"\n  member   = google_service_account.worker.member\n}\n",
+			"  member   = google_service_account.push.member\n}\n", "  member   = google_service_account.push.member\n}\n\nresource \"google_cloud_run_v2_service_iam_member\" \"worker_invokes\" {\n  project  = var.project_id\n  location = var.region\n  name     = google_cloud_run_v2_service.worker.name\n  role     = \"roles/run.invoker\"\n  member   = google_service_account.worker.member\n}\n", 0,
 			"roles/run.invoker for exactly one service account"},
 		{"agent cannot publish dead letters", "iam.tf",
-			`role    = "roles/pubsub.publisher"`, `role    = "roles/pubsub.viewer"`,
+			"  topic   = google_pubsub_topic.dead_letter.id\n  role    = \"roles/pubsub.publisher\"", "  topic   = google_pubsub_topic.dead_letter.id\n  role    = \"roles/pubsub.viewer\"", 0,
 			"lacks roles/pubsub.publisher"},
-		{"agent cannot ack the source", "iam.tf",
-			`role         = "roles/pubsub.subscriber"`, `role         = "roles/pubsub.viewer"`,
-			"lacks roles/pubsub.subscriber"},
-		{"dead letters not kept", "pubsub.tf",
-			"  topic                      = google_pubsub_topic.dead_letter.id\n", "  topic                      = \"elsewhere\"\n",
-			"dead-lettered messages would be lost"},
+		{"agent cannot ack intake", "iam.tf",
+			`role         = "roles/pubsub.subscriber"`, `role         = "roles/pubsub.viewer"`, 1,
+			"lacks roles/pubsub.subscriber on google_pubsub_subscription.intake"},
+		{"agent cannot ack reconcile", "iam.tf",
+			`role         = "roles/pubsub.subscriber"`, `role         = "roles/pubsub.viewer"`, 2,
+			"lacks roles/pubsub.subscriber on google_pubsub_subscription.reconcile"},
+		{"worker cannot publish", "iam.tf",
+			"  role    = \"roles/pubsub.publisher\"\n  member  = google_service_account.worker.member", "  role    = \"roles/pubsub.publisher\"\n  member  = google_service_account.push.member", 0,
+			"the worker's account lacks roles/pubsub.publisher on google_pubsub_topic.reconcile"},
+		{"worker publishes to the wrong topic", "iam.tf",
+			"  topic   = google_pubsub_topic.reconcile.id\n  role    = \"roles/pubsub.publisher\"\n  member  = google_service_account.worker.member", "  topic   = google_pubsub_topic.dead_letter.id\n  role    = \"roles/pubsub.publisher\"\n  member  = google_service_account.worker.member", 0,
+			"the worker's account lacks roles/pubsub.publisher on google_pubsub_topic.reconcile"},
+		{"RECONCILE_TOPIC the dead-letter topic", "run.tf",
+			"value = google_pubsub_topic.reconcile.id", "value = google_pubsub_topic.dead_letter.id", 0,
+			"RECONCILE_TOPIC must not be the dead-letter topic"},
+		{"RECONCILE_TOPIC a literal", "run.tf",
+			"value = google_pubsub_topic.reconcile.id", `value = "projects/p/topics/prreconciler-reconcile"`, 0,
+			"RECONCILE_TOPIC must be the id of the module's reconcile topic"},
+		{"RECONCILE_TOPIC missing", "run.tf",
+			`name  = "RECONCILE_TOPIC"`, `name  = "SHUTDOWN_GRACE"`, 0,
+			"env RECONCILE_TOPIC is not set"},
+		{"reconcile topic not an output", "outputs.tf",
+			"value       = google_pubsub_topic.reconcile.id", "value       = google_pubsub_topic.dead_letter.id", 0,
+			"output reconcile_topic must be google_pubsub_topic.reconcile.id"},
+		{"retry window validation weakened", "variables.tf",
+			">= 3600, false)", ">= 2400, false)", 0,
+			"retry window: max_delivery_attempts = 10 with backoffs 10s..600s (window 40m30s): accepted=true, want false"},
+		{"retry window validation removed", "variables.tf",
+			"    condition     = try(sum(", "    condition     = true || try(sum(", 0,
+			"retry window: max_delivery_attempts = 5 with backoffs 0s..10s (window 0s): accepted=true, want false"},
+		{"retry window default too short", "variables.tf",
+			"  default     = 15\n", "  default     = 10\n", 0,
+			"retry window: the defaults (10 attempts, 10s..10m0s) give 40m30s"},
 		{"broad project role", "iam.tf",
-			`role    = "roles/logging.logWriter"`, `role    = "roles/editor"`,
+			`role    = "roles/logging.logWriter"`, `role    = "roles/editor"`, 0,
 			"project-level IAM other than"},
 		{"secret accessor on another secret", "iam.tf",
-			"secret_id = var.github_app_private_key_secret", `secret_id = "other"`,
+			"secret_id = var.github_app_private_key_secret", `secret_id = "other"`, 0,
 			"is not the secret the service reads"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srcs := map[string][]byte{}
-			for k, v := range orig {
-				srcs[k] = v
-			}
-			src := string(srcs[tc.file])
-			if strings.Count(src, tc.old) != 1 {
-				t.Fatalf("the mutation no longer applies: %q occurs %d times in %s", tc.old, strings.Count(src, tc.old), tc.file)
-			}
-			srcs[tc.file] = []byte(strings.Replace(src, tc.old, tc.new, 1))
-			problems := checkModule(loadModule(t, srcs))
+			problems := checkModule(loadModule(t, mutate(t, orig, tc.file, tc.old, tc.new, tc.nth)))
 			for _, p := range problems {
 				if strings.Contains(p, tc.problem) {
 					return
@@ -1106,6 +1584,12 @@ func TestCheckExampleCatchesMistakes(t *testing.T) {
 		if !strings.Contains(problems, want) {
 			t.Errorf("want a problem containing %q, got:\n%s", want, problems)
 		}
+	}
+	srcs = readTF(t, exampleDir)
+	srcs = mutate(t, srcs, "outputs.tf", "module.prreconciler.intake_subscriptions", "module.prreconciler.push_subscriptions", 0)
+	problems = strings.Join(checkExample(loadModule(t, srcs), mod, tfvars), "\n")
+	if !strings.Contains(problems, "module.prreconciler.push_subscriptions is not an output of the module") {
+		t.Errorf("a stale module output was not caught:\n%s", problems)
 	}
 	problems = strings.Join(checkExample(loadModule(t, readTF(t, exampleDir)), mod, []byte("project_id = \"p\"\n")), "\n")
 	if !strings.Contains(problems, `does not set required "image"`) {
@@ -1147,5 +1631,132 @@ func TestReadmeListsInputsAndOutputs(t *testing.T) {
 		if !strings.Contains(outputs, "| `"+n+"` |") {
 			t.Errorf("README.md has no output row for %q", n)
 		}
+	}
+}
+
+func TestPendingConfig(t *testing.T) {
+	known := map[string]bool{}
+	for _, v := range config.Variables() {
+		known[v.Name] = true
+	}
+	for name := range pendingConfig {
+		if !known[name] {
+			t.Logf("%s: set by the module, not yet read by the worker (config.Variables)", name)
+		}
+	}
+}
+
+// moduleEnv evaluates the container's environment with the given variables (the rest at their
+// defaults), as Cloud Run would set it: the key's secret is a stand-in PEM, PORT is Cloud Run's.
+func moduleEnv(c *tfConfig, set map[string]cty.Value) (map[string]string, error) {
+	ctx, err := c.evalContext(set)
+	if err != nil {
+		return nil, err
+	}
+	svc := c.ofType("google_cloud_run_v2_service")
+	if len(svc) != 1 {
+		return nil, fmt.Errorf("want one google_cloud_run_v2_service")
+	}
+	var container *hclsyntax.Body
+	for _, b := range svc {
+		if cb := path(b.Body, "template", "containers"); cb != nil {
+			container = cb.Body
+		}
+	}
+	if container == nil {
+		return nil, fmt.Errorf("no template.containers")
+	}
+	env := map[string]string{"PORT": "8080"}
+	for _, e := range child(container, "env") {
+		name, _ := literalString(e.Body, "name")
+		if name == "GITHUB_APP_PRIVATE_KEY" {
+			env[name] = "-----BEGIN RSA PRIVATE KEY-----\nstand-in\n-----END RSA PRIVATE KEY-----\n"
+			continue
+		}
+		a, ok := e.Body.Attributes["value"]
+		if !ok {
+			return nil, fmt.Errorf("env %s has no value", name)
+		}
+		v, diags := a.Expr.Value(ctx)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("env %s: %s", name, diags.Error())
+		}
+		if !v.IsWhollyKnown() || v.IsNull() {
+			return nil, fmt.Errorf("env %s is not known from the given variables", name)
+		}
+		sv, err := convert.Convert(v, cty.String)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %v", name, err)
+		}
+		env[name] = sv.AsString()
+	}
+	return env, nil
+}
+
+// The environment the module gives the worker is one the worker's configuration accepts: with
+// the example's values, and at the limits the module's validations allow.
+func TestModuleEnvironmentLoads(t *testing.T) {
+	c := loadModule(t, readTF(t, moduleDir))
+	tfvars, err := os.ReadFile(filepath.Join(exampleDir, "terraform.tfvars.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclsyntax.ParseConfig(tfvars, "terraform.tfvars.example", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	example := map[string]cty.Value{}
+	for n, a := range f.Body.(*hclsyntax.Body).Attributes {
+		if c.variables[n] == nil {
+			continue
+		}
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		example[n] = v
+	}
+	with := func(extra map[string]cty.Value) map[string]cty.Value {
+		out := map[string]cty.Value{}
+		for k, v := range example {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		set  map[string]cty.Value
+	}{
+		{"example", example},
+		{"longest reconcile timeout", with(map[string]cty.Value{"reconcile_timeout_seconds": cty.NumberIntVal(360)})},
+		{"most attempts", with(map[string]cty.Value{"max_delivery_attempts": cty.NumberIntVal(100)})},
+		{"fewest attempts", with(map[string]cty.Value{"max_delivery_attempts": cty.NumberIntVal(7), "retry_minimum_backoff": cty.StringVal("600s")})},
+		{"fractional backoff", with(map[string]cty.Value{"retry_minimum_backoff": cty.StringVal("12.5s")})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if refused, err := c.refused(tc.set); err != nil || len(refused) > 0 {
+				t.Fatalf("the module refuses these values: %v %v", refused, err)
+			}
+			env, err := moduleEnv(c, tc.set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(t.Context(), envconfig.MapLookuper(env))
+			if err != nil {
+				t.Fatalf("the worker refuses the module's environment: %v\n%v", err, env)
+			}
+			if got, want := cfg.ReconcileTopicName(), env["RECONCILE_TOPIC"]; got != want || !strings.HasSuffix(got, "/topics/prreconciler-reconcile") {
+				t.Errorf("RECONCILE_TOPIC: the worker publishes to %q, the module created %q", got, want)
+			}
+			if cfg.AckDeadline != 600*time.Second {
+				t.Errorf("ACK_DEADLINE: the worker uses %s, the subscriptions 600s", cfg.AckDeadline)
+			}
+			if cfg.Pull() {
+				t.Errorf("the module's environment puts the worker in pull mode")
+			}
+		})
 	}
 }

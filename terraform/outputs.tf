@@ -1,5 +1,5 @@
 output "service_url" {
-  description = "URL of the Cloud Run service (the push endpoint and OIDC audience)."
+  description = "URL of the Cloud Run service (the OIDC audience; the push endpoints are its /intake and /reconcile)."
   value       = google_cloud_run_v2_service.worker.uri
 }
 
@@ -18,9 +18,19 @@ output "push_service_account_email" {
   value       = google_service_account.push.email
 }
 
-output "push_subscriptions" {
-  description = "Push subscription ids (projects/P/subscriptions/S), by relay_topics key."
-  value       = { for k, s in google_pubsub_subscription.push : k => s.id }
+output "intake_subscriptions" {
+  description = "Intake push subscription ids (projects/P/subscriptions/S), by relay_topics key."
+  value       = { for k, s in google_pubsub_subscription.intake : k => s.id }
+}
+
+output "reconcile_topic" {
+  description = "Id of the reconcile topic (projects/P/topics/NAME-reconcile). Publish reconcile requests here with ordering key owner/repo@sha (lower-case) and message ordering enabled."
+  value       = google_pubsub_topic.reconcile.id
+}
+
+output "reconcile_subscription" {
+  description = "Id of the ordered push subscription of the reconcile stage."
+  value       = google_pubsub_subscription.reconcile.id
 }
 
 output "dead_letter_topic" {

@@ -8,9 +8,9 @@ resource "google_cloud_run_v2_service" "worker" {
 
   template {
     service_account = google_service_account.worker.email
-    # The push request timeout is the subscription's ack deadline (600 s); the service must
+    # The push request timeout is the subscriptions' ack deadline (600 s); the service must
     # not cut a request shorter than that.
-    timeout                          = "600s"
+    timeout                          = "${local.ack_deadline_seconds}s"
     max_instance_request_concurrency = var.concurrency
 
     scaling {
@@ -74,6 +74,25 @@ resource "google_cloud_run_v2_service" "worker" {
         value = tostring(var.max_delivery_attempts)
       }
       env {
+        # The intake stage publishes here.
+        name  = "RECONCILE_TOPIC"
+        value = google_pubsub_topic.reconcile.id
+      }
+      env {
+        # The subscriptions' ack deadline; the worker derives each message's deadline from it.
+        name  = "ACK_DEADLINE"
+        value = "${local.ack_deadline_seconds}s"
+      }
+      env {
+        # With MAX_DELIVERY_ATTEMPTS, the retry policy: the worker checks the same retry window.
+        name  = "RETRY_MINIMUM_BACKOFF"
+        value = var.retry_minimum_backoff
+      }
+      env {
+        name  = "RETRY_MAXIMUM_BACKOFF"
+        value = var.retry_maximum_backoff
+      }
+      env {
         name  = "RECONCILE_TIMEOUT"
         value = "${var.reconcile_timeout_seconds}s"
       }
@@ -88,6 +107,9 @@ resource "google_cloud_run_v2_service" "worker" {
     }
   }
 
-  # The first revision must be able to read the key.
-  depends_on = [google_secret_manager_secret_iam_member.worker_reads_app_key]
+  # The first revision must be able to read the key and publish reconcile requests.
+  depends_on = [
+    google_secret_manager_secret_iam_member.worker_reads_app_key,
+    google_pubsub_topic_iam_member.worker_publishes_reconcile,
+  ]
 }

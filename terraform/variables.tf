@@ -14,7 +14,7 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Base name: the Cloud Run service's name, and the prefix of the service accounts (<name>-worker, <name>-push), subscriptions and dead-letter topic."
+  description = "Base name: the Cloud Run service's name, and the prefix of the service accounts (<name>-worker, <name>-push), the topics (<name>-reconcile, <name>-dead-letter) and the subscriptions."
   type        = string
   default     = "prreconciler"
 
@@ -88,7 +88,7 @@ variable "github_api_url" {
 }
 
 variable "relay_topics" {
-  description = "Topics the worker consumes, keyed by a short name: { key = topic }. The topic is a topic id (projects/PROJECT/topics/TOPIC, any project) or a bare topic name in project_id. Each gets one push subscription named <name>-<key>. The topics carry reconcile requests and/or webhook relay CloudEvents."
+  description = "Topics the intake stage consumes, keyed by a short name: { key = topic }. The topic is a topic id (projects/PROJECT/topics/TOPIC, any project) or a bare topic name in project_id. Each gets one intake push subscription (POST /intake) named <name>-<key>. The topics carry webhook relay CloudEvents and/or reconcile requests."
   type        = map(string)
 
   validation {
@@ -99,6 +99,12 @@ variable "relay_topics" {
   validation {
     condition     = alltrue([for k in keys(var.relay_topics) : can(regex("^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$", k))])
     error_message = "relay_topics keys become subscription names: 1-42 lower-case letters, digits and hyphens."
+  }
+
+  validation {
+    # <name>-reconcile and <name>-dead-letter are the module's own subscriptions.
+    condition     = !contains(keys(var.relay_topics), "reconcile") && !contains(keys(var.relay_topics), "dead-letter")
+    error_message = "relay_topics keys \"reconcile\" and \"dead-letter\" are taken by the module's own subscriptions."
   }
 
   validation {
@@ -119,7 +125,7 @@ variable "relay_type_prefix" {
 }
 
 variable "filter_events" {
-  description = "GitHub events the subscriptions deliver, by the relay's ce-type attribute; messages without ce-type (plain reconcile requests) always pass. Others are acknowledged by Pub/Sub without delivery. Empty: no filter. Changing it recreates the subscriptions (a filter is immutable), dropping their backlog."
+  description = "GitHub events the intake subscriptions deliver, by the relay's ce-type attribute; messages without ce-type (plain reconcile requests) always pass. Others are acknowledged by Pub/Sub without delivery. Empty: no filter. Changing it recreates the intake subscriptions (a filter is immutable), dropping their backlog."
   type        = list(string)
   default     = ["pull_request", "check_run", "check_suite"]
 
@@ -130,18 +136,26 @@ variable "filter_events" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Dead-letter policy: deliveries of a message before it goes to the dead-letter topic (5-100). Also the worker's MAX_DELIVERY_ATTEMPTS: at the last attempt a transient failure completes the check run as failed."
+  description = "Dead-letter policy of every push subscription: deliveries of a message before it goes to the dead-letter topic (5-100). Also the worker's MAX_DELIVERY_ATTEMPTS: at the last attempt a transient failure completes the check run as failed. With the retry backoffs it sets the retry window, which must cover an hour (see the module README)."
   type        = number
-  default     = 10
+  default     = 15
 
   validation {
     condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
     error_message = "max_delivery_attempts must be an integer from 5 to 100 (Pub/Sub's limits)."
   }
+
+  validation {
+    # The retry window: between delivery k and k+1 (k = 1 .. N-1) Pub/Sub waits
+    # min(maximum_backoff, minimum_backoff * 2^(k-1)); their sum must cover GitHub's hourly
+    # rate-limit reset. The module README explains it; the worker checks the same at start-up.
+    condition     = try(sum([for k in range(1, var.max_delivery_attempts) : min(tonumber(trimsuffix(var.retry_maximum_backoff, "s")), tonumber(trimsuffix(var.retry_minimum_backoff, "s")) * pow(2, k - 1))]) >= 3600, false)
+    error_message = "The retry window of max_delivery_attempts = ${var.max_delivery_attempts} with backoffs ${var.retry_minimum_backoff}..${var.retry_maximum_backoff} is ${try(sum([for k in range(1, var.max_delivery_attempts) : min(tonumber(trimsuffix(var.retry_maximum_backoff, "s")), tonumber(trimsuffix(var.retry_minimum_backoff, "s")) * pow(2, k - 1))]), "?")} s, shorter than GitHub's hour-long rate-limit reset (3600 s): raise max_delivery_attempts (the module README has a table)."
+  }
 }
 
 variable "retry_minimum_backoff" {
-  description = "Retry policy: the smallest delay before a nacked message is redelivered, in seconds with an s suffix (0s-600s)."
+  description = "Retry policy of every push subscription: the delay before the second delivery of a nacked message, doubling for each later one up to retry_maximum_backoff; seconds with an s suffix (0s-600s). Also the worker's RETRY_MINIMUM_BACKOFF."
   type        = string
   default     = "10s"
 
@@ -152,13 +166,18 @@ variable "retry_minimum_backoff" {
 }
 
 variable "retry_maximum_backoff" {
-  description = "Retry policy: the largest delay before a nacked message is redelivered, in seconds with an s suffix (0s-600s)."
+  description = "Retry policy of every push subscription: the longest delay between two deliveries of a nacked message; seconds with an s suffix, at least retry_minimum_backoff and at most 600s (Pub/Sub's cap). Also the worker's RETRY_MAXIMUM_BACKOFF."
   type        = string
   default     = "600s"
 
   validation {
     condition     = can(regex("^[0-9]+(\\.[0-9]+)?s$", var.retry_maximum_backoff)) && try(tonumber(trimsuffix(var.retry_maximum_backoff, "s")) <= 600, false)
     error_message = "retry_maximum_backoff must be a duration such as \"600s\", at most 600s."
+  }
+
+  validation {
+    condition     = try(tonumber(trimsuffix(var.retry_maximum_backoff, "s")) >= tonumber(trimsuffix(var.retry_minimum_backoff, "s")), true)
+    error_message = "retry_maximum_backoff must not be below retry_minimum_backoff."
   }
 }
 
@@ -261,6 +280,17 @@ variable "grant_pubsub_token_creator" {
   description = "Grant the Pub/Sub service agent roles/iam.serviceAccountTokenCreator on the push service account only. Needed for projects created before 2021-04-08 to mint the push OIDC tokens."
   type        = bool
   default     = false
+}
+
+variable "reconcile_publishers" {
+  description = "Further principals allowed to publish reconcile requests to the reconcile topic (roles/pubsub.publisher on it), as IAM members: serviceAccount:EMAIL, group:EMAIL, user:EMAIL. The worker's own account is always granted. Publishers must set the ordering key owner/repo@sha (lower-case) and enable message ordering."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.reconcile_publishers : can(regex("^(serviceAccount|group|user|domain):[^\\s]+$|^principal(Set)?://[^\\s]+$", m))])
+    error_message = "reconcile_publishers must be IAM members such as serviceAccount:EMAIL or group:EMAIL (never a public principal)."
+  }
 }
 
 variable "labels" {

@@ -18,10 +18,18 @@ module "prreconciler" {
   github_app_private_key_secret = var.github_app_private_key_secret
   identity                      = var.identity
 
-  # The topics the webhook relay (and anything else sending reconcile requests) publishes to.
+  # The topics the webhook relay publishes to; each gets an intake subscription (POST /intake)
+  # whose requests the worker publishes to the module's reconcile topic, <name>-reconcile.
   relay_topics = var.relay_topics
 
-  max_delivery_attempts = 10
+  # Who else may publish reconcile requests to <name>-reconcile (ordering key owner/repo@sha).
+  reconcile_publishers = var.reconcile_publishers
+
+  # With the default backoffs (10s..600s) 15 deliveries span a retry window of 5430 s (about
+  # 90 minutes), more than GitHub's hourly rate-limit reset; the module refuses less than an hour.
+  max_delivery_attempts = 15
+  retry_minimum_backoff = "10s"
+  retry_maximum_backoff = "600s"
   concurrency           = 10
   min_instances         = 0
   max_instances         = 5

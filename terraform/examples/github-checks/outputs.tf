@@ -18,9 +18,19 @@ output "push_service_account_email" {
   value       = module.prreconciler.push_service_account_email
 }
 
-output "push_subscriptions" {
-  description = "Push subscription ids."
-  value       = module.prreconciler.push_subscriptions
+output "intake_subscriptions" {
+  description = "Intake push subscription ids, by relay topic key."
+  value       = module.prreconciler.intake_subscriptions
+}
+
+output "reconcile_topic" {
+  description = "Reconcile topic id: publish reconcile requests here with ordering key owner/repo@sha."
+  value       = module.prreconciler.reconcile_topic
+}
+
+output "reconcile_subscription" {
+  description = "Ordered push subscription of the reconcile stage."
+  value       = module.prreconciler.reconcile_subscription
 }
 
 output "dead_letter_topic" {

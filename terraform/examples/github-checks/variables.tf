@@ -32,8 +32,14 @@ variable "identity" {
 }
 
 variable "relay_topics" {
-  description = "Topics to consume, keyed by short name (used in the subscription names)."
+  description = "Relay topics to consume, keyed by short name (used in the intake subscription names)."
   type        = map(string)
+}
+
+variable "reconcile_publishers" {
+  description = "Further IAM members allowed to publish reconcile requests to the reconcile topic, e.g. serviceAccount:ci@PROJECT.iam.gserviceaccount.com."
+  type        = list(string)
+  default     = []
 }
 
 variable "deletion_protection" {

@@ -1,0 +1,288 @@
+package terraform_test
+
+// The retry window: how long Pub/Sub keeps redelivering a message that is nacked each time,
+// between its first and its last delivery. It must outlast GitHub's hourly rate-limit reset, so
+// a message that keeps meeting an exhausted rate limit is still retried after the reset.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// minRetryWindow is what the window must cover: GitHub's primary rate limit resets hourly.
+const minRetryWindow = time.Hour
+
+// retryWindow is the module README's formula: between delivery k and k+1 (k = 1 .. attempts-1)
+// Pub/Sub waits min(maximum, minimum * 2^(k-1)); the window is the sum of those waits (the
+// handling time of each delivery not counted, and Pub/Sub's backoff is best effort).
+func retryWindow(minimum, maximum time.Duration, attempts int) time.Duration {
+	var window time.Duration
+	wait := minimum
+	for k := 1; k < attempts; k++ {
+		window += min(wait, maximum)
+		if wait < maximum {
+			wait *= 2
+		}
+	}
+	return window
+}
+
+func TestRetryWindowFormula(t *testing.T) {
+	for _, tc := range []struct {
+		minimum, maximum time.Duration
+		attempts         int
+		want             time.Duration
+	}{
+		{10 * time.Second, 600 * time.Second, 5, 150 * time.Second},   // 10+20+40+80
+		{10 * time.Second, 600 * time.Second, 10, 2430 * time.Second}, // the issue's "about 40 minutes"
+		{10 * time.Second, 600 * time.Second, 12, 3630 * time.Second},
+		{10 * time.Second, 600 * time.Second, 15, 5430 * time.Second},
+		{10 * time.Second, 600 * time.Second, 100, 56430 * time.Second},
+		{600 * time.Second, 600 * time.Second, 7, 3600 * time.Second},
+		{0, 600 * time.Second, 100, 0},
+		{time.Second, 10 * time.Second, 1, 0},
+	} {
+		if got := retryWindow(tc.minimum, tc.maximum, tc.attempts); got != tc.want {
+			t.Errorf("retryWindow(%s, %s, %d) = %s, want %s", tc.minimum, tc.maximum, tc.attempts, got, tc.want)
+		}
+	}
+}
+
+// retrySetting is one retry policy and dead-letter policy.
+type retrySetting struct {
+	attempts         int64
+	minimum, maximum string
+}
+
+// retryGrid returns every combination of the given values with minimum <= maximum.
+func retryGrid(attempts []int64, backoffs []string) []retrySetting {
+	var out []retrySetting
+	for _, n := range attempts {
+		for _, lo := range backoffs {
+			for _, hi := range backoffs {
+				l, _ := time.ParseDuration(lo)
+				h, _ := time.ParseDuration(hi)
+				if l <= h {
+					out = append(out, retrySetting{n, lo, hi})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// smallRetryGrid is what checkModule tries on every (mutated) module: around the hour at the
+// default backoffs, Pub/Sub's limits, no backoff, and a low maximum backoff.
+var smallRetryGrid = []retrySetting{
+	{4, "600s", "600s"}, {5, "0s", "0s"}, {6, "600s", "600s"}, {7, "600s", "600s"}, {101, "600s", "600s"},
+	{5, "0s", "10s"}, {10, "10s", "600s"}, {11, "10s", "600s"}, {12, "10s", "600s"}, {15, "10s", "600s"},
+	{100, "10s", "30s"}, {100, "10s", "600s"},
+}
+
+// checkRetryWindow: the module's validations accept exactly the settings of grid whose retry
+// window (retryWindow) covers minRetryWindow, and its defaults are such a setting.
+func checkRetryWindow(c *tfConfig, attemptsVar, minVar, maxVar string, grid []retrySetting) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	defaults := c.defaults()
+	defAttempts, defMin, defMax := defaults[attemptsVar], defaults[minVar], defaults[maxVar]
+	if defAttempts == cty.NilVal || defMin == cty.NilVal || defMax == cty.NilVal {
+		bad("retry window: %s, %s and %s need defaults", attemptsVar, minVar, maxVar)
+		return problems
+	}
+	n, _ := defAttempts.AsBigFloat().Int64()
+	lo, err1 := time.ParseDuration(defMin.AsString())
+	hi, err2 := time.ParseDuration(defMax.AsString())
+	if err1 != nil || err2 != nil {
+		bad("retry window: the default backoffs %s, %s are not Go durations", defMin.AsString(), defMax.AsString())
+		return problems
+	}
+	if w := retryWindow(lo, hi, int(n)); w < minRetryWindow {
+		bad("retry window: the defaults (%d attempts, %s..%s) give %s, less than %s", n, lo, hi, w, minRetryWindow)
+	}
+
+	mismatches := 0
+	for _, g := range grid {
+		lo, _ := time.ParseDuration(g.minimum)
+		hi, _ := time.ParseDuration(g.maximum)
+		window := retryWindow(lo, hi, int(g.attempts))
+		want := g.attempts >= 5 && g.attempts <= 100 && window >= minRetryWindow
+		refused, err := c.refused(map[string]cty.Value{
+			attemptsVar: cty.NumberIntVal(g.attempts), minVar: cty.StringVal(g.minimum), maxVar: cty.StringVal(g.maximum),
+		})
+		if err != nil {
+			bad("retry window: %v", err)
+			return problems
+		}
+		if got := len(refused) == 0; got != want {
+			mismatches++
+			if mismatches <= 5 {
+				bad("retry window: %s = %d with backoffs %s..%s (window %s): accepted=%v, want %v (refused by %v)",
+					attemptsVar, g.attempts, g.minimum, g.maximum, window, got, want, refused)
+			}
+		}
+	}
+	if mismatches > 5 {
+		bad("retry window: %d more settings where the validation and retryWindow disagree", mismatches-5)
+	}
+	return problems
+}
+
+// The validation and retryWindow agree on a wider grid than checkModule tries.
+func TestRetryWindowValidationMatchesFormula(t *testing.T) {
+	c := loadModule(t, readTF(t, moduleDir))
+	grid := retryGrid([]int64{4, 5, 6, 7, 8, 10, 11, 12, 13, 15, 20, 50, 100, 101},
+		[]string{"0s", "1s", "10s", "12.5s", "30s", "60s", "300s", "600s"})
+	if testing.Short() {
+		grid = smallRetryGrid
+	}
+	for _, p := range checkRetryWindow(c, "max_delivery_attempts", "retry_minimum_backoff", "retry_maximum_backoff", grid) {
+		t.Error(p)
+	}
+}
+
+// The README's table of the window at the default backoffs is what retryWindow computes, and it
+// shows the default.
+func TestReadmeRetryWindowTable(t *testing.T) {
+	c := loadModule(t, readTF(t, moduleDir))
+	d := c.defaults()
+	lo, err := time.ParseDuration(d["retry_minimum_backoff"].AsString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi, err := time.ParseDuration(d["retry_maximum_backoff"].AsString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := d["max_delivery_attempts"].AsBigFloat().Int64()
+
+	f, err := os.Open("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	row := regexp.MustCompile(`^\| (\*\*)?(\d+)(\*\*)? \| (\*\*)?(\d+) s\b`)
+	in, rows, sawDefault := false, 0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "#") {
+			in = strings.Contains(strings.ToLower(l), "retry window")
+			continue
+		}
+		if !in {
+			continue
+		}
+		m := row.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		rows++
+		attempts, _ := strconv.Atoi(m[2])
+		secs, _ := strconv.Atoi(m[5])
+		if want := retryWindow(lo, hi, attempts); time.Duration(secs)*time.Second != want {
+			t.Errorf("README: %d attempts: window %d s, retryWindow gives %s", attempts, secs, want)
+		}
+		accepted := retryWindow(lo, hi, attempts) >= minRetryWindow
+		if strings.Contains(l, "refused") == accepted {
+			t.Errorf("README: %d attempts: the row says refused=%v, the window %s says %v", attempts, strings.Contains(l, "refused"), retryWindow(lo, hi, attempts), !accepted)
+		}
+		if int64(attempts) == def {
+			sawDefault = true
+			if !strings.Contains(l, "default") {
+				t.Errorf("README: the row of the default %d attempts does not say so: %s", def, l)
+			}
+		}
+	}
+	if rows < 5 {
+		t.Fatalf("README: want a table of at least 5 rows (attempts | window) under a \"retry window\" heading, found %d", rows)
+	}
+	if !sawDefault {
+		t.Errorf("README: the retry window table has no row for the default max_delivery_attempts %d", def)
+	}
+}
+
+// The variable validations, run by Terraform itself: the module's variables.tf alone needs no
+// provider, so `terraform plan` can evaluate them offline. Skipped without terraform on PATH.
+func TestRetryWindowValidationWithTerraform(t *testing.T) {
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("terraform is not installed")
+	}
+	if testing.Short() {
+		t.Skip("runs terraform; skipped with -short")
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(moduleDir, "variables.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "variables.tf"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	required := `{
+  "project_id": "acme-ci-prod",
+  "region": "europe-west1",
+  "image": "europe-west1-docker.pkg.dev/acme-ci-prod/prreconciler/worker@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+  "github_app_id": 123456,
+  "github_app_private_key_secret": "prreconciler-github-app-key",
+  "identity": "prreconciler",
+  "relay_topics": {"github": "projects/acme-ci-prod/topics/github-webhooks"}
+}`
+	if err := os.WriteFile(filepath.Join(dir, "required.tfvars.json"), []byte(required), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(tf, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0",
+			"TF_DATA_DIR="+filepath.Join(dir, ".terraform"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("init", "-input=false", "-no-color", "-backend=false"); err != nil {
+		t.Fatalf("terraform init: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		vars    []string
+		ok      bool
+		message string
+	}{
+		{nil, true, ""},
+		{[]string{"max_delivery_attempts=10"}, false, "is 2430 s, shorter than"},
+		{[]string{"max_delivery_attempts=11"}, false, "is 3030 s"},
+		{[]string{"max_delivery_attempts=12"}, true, ""},
+		{[]string{"max_delivery_attempts=6", "retry_minimum_backoff=600s"}, false, "is 3000 s"},
+		{[]string{"max_delivery_attempts=7", "retry_minimum_backoff=600s"}, true, ""},
+		{[]string{"max_delivery_attempts=100", "retry_maximum_backoff=30s"}, false, "is 2940 s"},
+		{[]string{"max_delivery_attempts=101"}, false, "from 5 to 100"},
+		{[]string{"retry_minimum_backoff=60s", "retry_maximum_backoff=30s"}, false, "must not be below retry_minimum_backoff"},
+		{[]string{"relay_topics={reconcile=\"t-topic\"}"}, false, "taken by the module's own subscriptions"},
+		{[]string{"reconcile_publishers=[\"allUsers\"]"}, false, "reconcile_publishers must be IAM members"},
+		{[]string{"reconcile_publishers=[\"serviceAccount:ci@acme-ci-prod.iam.gserviceaccount.com\"]"}, true, ""},
+	} {
+		args := []string{"plan", "-input=false", "-no-color", "-lock=false", "-var-file=required.tfvars.json"}
+		for _, v := range tc.vars {
+			args = append(args, "-var", v)
+		}
+		out, err := run(args...)
+		if tc.ok != (err == nil) {
+			t.Errorf("terraform plan %v: ok=%v, want %v\n%s", tc.vars, err == nil, tc.ok, out)
+			continue
+		}
+		// Terraform wraps long messages: compare with the line breaks undone.
+		if flat := strings.Join(strings.Fields(out), " "); tc.message != "" && !strings.Contains(flat, tc.message) {
+			t.Errorf("terraform plan %v: the output does not say %q:\n%s", tc.vars, tc.message, out)
+		}
+	}
+}
