@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -93,7 +92,6 @@ type envOpts struct {
 	reconcile worker.Reconciler[report]
 	fake      []githubtest.Option
 	budget    time.Duration
-	transport http.RoundTripper
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -113,7 +111,7 @@ func (e *env) restart(t testing.TB, o envOpts) {
 	if budget == 0 {
 		budget = 10 * time.Second
 	}
-	f, err := githubapp.New(e.gh.App().ID, e.gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: e.gh.URL() + "/", RetryBudget: budget, Transport: o.transport})
+	f, err := githubapp.New(e.gh.App().ID, e.gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: e.gh.URL() + "/", RetryBudget: budget})
 	if err != nil {
 		t.Fatal(err)
 	}

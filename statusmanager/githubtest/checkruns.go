@@ -29,6 +29,11 @@ type CheckRun struct {
 	Annotations []*github.CheckRunAnnotation
 	// Actions are the requested actions last set.
 	Actions []*github.CheckRunAction
+	// CompletingWrites counts the create and update requests the fake applied that asked for
+	// status completed or set a conclusion, whether or not their answer reached the client.
+	// GitHub does not report it; tests judge from it, on GitHub's side, that a run was
+	// completed exactly once.
+	CompletingWrites int
 }
 
 type runState struct {
@@ -45,6 +50,7 @@ type runState struct {
 	images                 []*github.CheckRunImage
 	createdAt, updatedAt   time.Time
 	rerequests             int
+	completingWrites       int
 }
 
 func (r *runState) snapshot() CheckRun {
@@ -52,6 +58,7 @@ func (r *runState) snapshot() CheckRun {
 		ID: r.id, AppID: r.app.ID, Name: r.name, HeadSHA: r.headSHA, Status: r.status,
 		Conclusion: deref(r.conclusion), Title: deref(r.title), Summary: deref(r.summary), Text: deref(r.text),
 		DetailsURL: deref(r.detailsURL), ExternalID: deref(r.externalID), StartedAt: r.startedAt, CompletedAt: r.completedAt,
+		CompletingWrites: r.completingWrites,
 	}
 	for _, a := range r.annotations {
 		cp := *a
@@ -182,6 +189,7 @@ func (s *Server) createCheckRun(p map[string]string, a authn, body []byte) *resp
 		run.conclusion = copyPtr(in.conclusion)
 	}
 	if run.status == "completed" {
+		run.completingWrites++
 		run.completedAt = now
 		if in.completedAt != nil {
 			run.completedAt = *in.completedAt
@@ -231,6 +239,9 @@ func (s *Server) updateCheckRun(p map[string]string, a authn, body []byte) *resp
 	now := nowSecond()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if (in.status != nil && *in.status == "completed") || in.conclusion != nil {
+		run.completingWrites++
+	}
 	if run.status == "completed" {
 		changes := (in.status != nil && *in.status != "completed") ||
 			(in.conclusion != nil && (run.conclusion == nil || *in.conclusion != *run.conclusion))
