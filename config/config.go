@@ -36,7 +36,10 @@ type Worker struct {
 	MaxInFlight         int           `env:"MAX_IN_FLIGHT, default=10" desc:"messages reconciled at once (pull mode's flow control; in push mode further pushes wait for a slot)"`
 	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline of the reconciler itself; with 2m for the final status writes and a 10s margin it must fit in ACK_DEADLINE (at most 7m50s at the default)"`
 	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=8s" desc:"on SIGTERM, how long in-flight work may finish before it is nacked"`
-	MaxDeliveryAttempts int           `env:"MAX_DELIVERY_ATTEMPTS, default=5" desc:"the dead-letter policy's max_delivery_attempts; at the last attempt a transient failure completes the run as failed"`
+	MaxDeliveryAttempts int           `env:"MAX_DELIVERY_ATTEMPTS, default=15" desc:"the dead-letter policy's max_delivery_attempts; at the last attempt a transient failure completes the run as failed"`
+	RetryMinBackoff     time.Duration `env:"RETRY_MINIMUM_BACKOFF, default=10s" desc:"the subscription retry policy's minimum_backoff (for the retry window check)"`
+	RetryMaxBackoff     time.Duration `env:"RETRY_MAXIMUM_BACKOFF, default=600s" desc:"the subscription retry policy's maximum_backoff (for the retry window check)"`
+	MinRetryWindow      time.Duration `env:"MIN_RETRY_WINDOW, default=1h" desc:"refuse to start when the redeliveries of MAX_DELIVERY_ATTEMPTS with the retry policy span less than this (GitHub's rate limit resets hourly); 0 turns the check off"`
 	RetryBudget         time.Duration `env:"GITHUB_RETRY_BUDGET, default=30s" desc:"how long one GitHub request may wait on secondary rate limits and 5xx retries; beyond it the message is nacked and comes back later"`
 	RelayTypePrefix     string        `env:"RELAY_TYPE_PREFIX, default=dev.chainguard.github" desc:"CloudEvents type prefix of the webhook relay"`
 
@@ -148,6 +151,28 @@ func (c *Worker) Validate() error {
 	if c.MaxDeliveryAttempts < 1 || c.MaxDeliveryAttempts > 100 {
 		bad("MAX_DELIVERY_ATTEMPTS", "%d must be between 1 and 100", c.MaxDeliveryAttempts)
 	}
+	backoffOK := true
+	for _, b := range []struct {
+		name string
+		d    time.Duration
+	}{{"RETRY_MINIMUM_BACKOFF", c.RetryMinBackoff}, {"RETRY_MAXIMUM_BACKOFF", c.RetryMaxBackoff}} {
+		if b.d < 0 || b.d > MaxBackoff {
+			bad(b.name, "%s must be between 0s and %s, as Pub/Sub's retry policy's", b.d, MaxBackoff)
+			backoffOK = false
+		}
+	}
+	if backoffOK && c.RetryMaxBackoff < c.RetryMinBackoff {
+		bad("RETRY_MAXIMUM_BACKOFF", "%s is below RETRY_MINIMUM_BACKOFF %s", c.RetryMaxBackoff, c.RetryMinBackoff)
+		backoffOK = false
+	}
+	if c.MinRetryWindow < 0 {
+		bad("MIN_RETRY_WINDOW", "must not be negative")
+	} else if backoffOK && c.MaxDeliveryAttempts >= 1 && c.MinRetryWindow > 0 {
+		if w := RetryWindow(c.RetryMinBackoff, c.RetryMaxBackoff, c.MaxDeliveryAttempts); w < c.MinRetryWindow {
+			bad("MAX_DELIVERY_ATTEMPTS", "%d attempts with backoff %s to %s span %s of redeliveries, less than MIN_RETRY_WINDOW %s: a message would be given up before GitHub's rate limit resets; raise the attempts",
+				c.MaxDeliveryAttempts, c.RetryMinBackoff, c.RetryMaxBackoff, w, c.MinRetryWindow)
+		}
+	}
 	if c.RetryBudget < 0 {
 		bad("GITHUB_RETRY_BUDGET", "must not be negative")
 	}
@@ -206,6 +231,26 @@ func (c *Worker) Key() ([]byte, error) {
 		return nil, fmt.Errorf("config: GITHUB_APP_PRIVATE_KEY_FILE: %w", err)
 	}
 	return b, nil
+}
+
+// MaxBackoff is the largest backoff of a Pub/Sub retry policy.
+const MaxBackoff = 600 * time.Second
+
+// RetryWindow is how long Pub/Sub keeps redelivering a message that is never acked before
+// its dead-letter policy gives it up: between delivery k and k+1 (k = 1 … attempts-1) it
+// waits min(maxBackoff, minBackoff × 2^(k-1)), and the window is the sum of those waits.
+// Handling time is not counted, and Pub/Sub applies the backoff on a best-effort basis. With
+// 10 s and 600 s, 10 attempts span 40.5 minutes and 15 attempts 90.5 minutes.
+func RetryWindow(minBackoff, maxBackoff time.Duration, attempts int) time.Duration {
+	var w time.Duration
+	d := minBackoff
+	for k := 1; k < attempts; k++ {
+		w += min(d, maxBackoff)
+		if d < maxBackoff {
+			d *= 2
+		}
+	}
+	return w
 }
 
 // MaxReconcileTimeout is the longest RECONCILE_TIMEOUT that fits in ACK_DEADLINE.

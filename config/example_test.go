@@ -3,6 +3,7 @@ package config_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -43,4 +44,15 @@ func ExampleVariables() {
 	// GITHUB_APP_ID required=true default=""
 	// GITHUB_APP_PRIVATE_KEY required=false default=""
 	// GITHUB_APP_PRIVATE_KEY_FILE required=false default=""
+}
+
+// RetryWindow is how long a never-acked message is redelivered before it is dead-lettered.
+func ExampleRetryWindow() {
+	for _, attempts := range []int{5, 10, 15} {
+		fmt.Println(attempts, config.RetryWindow(10*time.Second, 600*time.Second, attempts))
+	}
+	// Output:
+	// 5 2m30s
+	// 10 40m30s
+	// 15 1h30m30s
 }

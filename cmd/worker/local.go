@@ -26,25 +26,30 @@ import (
 	"github.com/prreconciler/prreconciler/worker"
 )
 
-// The local run's embedded defaults.
+// The local run's embedded defaults: the deployed topology in one process.
 const (
-	localProject  = "local-project"
-	localTopic    = "projects/" + localProject + "/topics/github-events"
-	localSub      = "projects/" + localProject + "/subscriptions/worker"
-	localDLQ      = "projects/" + localProject + "/topics/github-events-dead-letter"
-	localDLQSub   = "projects/" + localProject + "/subscriptions/github-events-dead-letter"
-	localIdentity = "diff-hygiene"
-	localOwner    = "octo-org"
-	localRepo     = "hello-world"
-	localPR       = 7
-	localSHA1     = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
-	localSHA2     = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
-	localAttempts = 5
+	localProject        = "local-project"
+	localRelayTopic     = "projects/" + localProject + "/topics/github-events"
+	localIntakeSub      = "projects/" + localProject + "/subscriptions/intake"
+	localReconcileTopic = "projects/" + localProject + "/topics/reconcile"
+	localReconcileSub   = "projects/" + localProject + "/subscriptions/reconcile"
+	localDLQ            = "projects/" + localProject + "/topics/dead-letter"
+	localDLQSub         = "projects/" + localProject + "/subscriptions/dead-letter"
+	localIdentity       = "diff-hygiene"
+	localOwner          = "octo-org"
+	localRepo           = "hello-world"
+	localPR             = 7
+	localSHA1           = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+	localSHA2           = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
+	localAttempts       = 5
+	localLatency        = 50 * time.Millisecond
 )
 
-// runLocal runs the whole pipeline in this process on embedded defaults: pstest as Pub/Sub,
-// the GitHub fake seeded with a pull request whose diff has findings, and the real worker
-// pulling in between. It needs no credentials and nothing installed.
+// runLocal runs the whole pipeline in this process on embedded defaults: pstest as Pub/Sub
+// (a relay topic with its intake subscription, an ordered reconcile topic and its
+// subscription, a dead-letter topic), the GitHub fake seeded with a pull request whose diff
+// has findings, and both stages of the real worker pulling in between. It needs no
+// credentials and nothing installed.
 func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("local takes no arguments, got %q", args)
@@ -54,14 +59,14 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	say := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
 
 	say("== Starting an in-process GitHub (fake) and Pub/Sub (pstest)")
-	gh := githubtest.NewServer()
+	gh := githubtest.NewServer(githubtest.WithLatency(localLatency))
 	defer gh.Close()
 	gh.AddRepo(localOwner, localRepo)
 	gh.AddPullRequest(localOwner, localRepo, githubtest.PullRequest{
 		Number: localPR, Title: "Add the greeting service", HeadSHA: localSHA1, HeadRef: "greeting", BaseRef: "main",
 		Files: localFiles(),
 	})
-	say("   GitHub fake at %s: %s/%s#%d at %.12s, %d changed files", gh.URL(), localOwner, localRepo, localPR, localSHA1, len(localFiles()))
+	say("   GitHub fake at %s (answering in %s): %s/%s#%d at %.12s, %d changed files", gh.URL(), localLatency, localOwner, localRepo, localPR, localSHA1, len(localFiles()))
 
 	ps := pstest.NewServer()
 	defer ps.Close()
@@ -78,13 +83,18 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	if err := createLocalTopology(ctx, client); err != nil {
 		return err
 	}
-	say("   Pub/Sub: topic %s, subscription %s (dead letter after %d attempts to %s)", localTopic, localSub, localAttempts, localDLQ)
+	say("   Pub/Sub: relay topic %s → intake subscription %s", localRelayTopic, localIntakeSub)
+	say("            reconcile topic %s → ordered subscription %s (one message per commit at a time)", localReconcileTopic, localReconcileSub)
+	say("            both dead-letter to %s after %d attempts", localDLQ, localAttempts)
 
 	cfg := &config.Worker{
 		AppID: gh.App().ID, PrivateKey: string(gh.App().PrivateKeyPEM), APIURL: gh.URL() + "/",
 		Identity: localIdentity, MaxInFlight: 4, ReconcileTimeout: 30 * time.Second, ShutdownGrace: 5 * time.Second,
 		MaxDeliveryAttempts: localAttempts, RetryBudget: 10 * time.Second, RelayTypePrefix: events.DefaultTypePrefix,
 		MaxFileBytes: hygiene.DefaultMaxFileBytes, MaxFileLines: 200, Port: 8080, LogLevel: "warn",
+		AckDeadline: 3 * time.Minute, Project: localProject, RetryMinBackoff: time.Second, RetryMaxBackoff: time.Second,
+		MinRetryWindow: 0, // pstest redelivers at once, whatever the retry policy says
+		Subscription: localReconcileSub, IntakeSubscription: localIntakeSub, ReconcileTopic: localReconcileTopic,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -99,69 +109,82 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	outcomes := newOutcomeLog()
-	w.OnOutcome = outcomes.record
+	outcomes := newOutcomeLog(say)
+	w.OnOutcome = outcomes.recorder("reconcile")
+	reconcilePub := client.Publisher(localReconcileTopic)
+	reconcilePub.EnableMessageOrdering = true
+	defer reconcilePub.Stop()
+	intake := &worker.Intake{Publisher: reconcilePub, Decoder: w.Decoder, Logger: logger, OnOutcome: outcomes.recorder("intake")}
 
 	wctx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
-	done := make(chan error, 1)
-	go func() {
-		done <- w.Pull(wctx, client.Subscriber(localSub), worker.PullOptions{MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace})
-	}()
-	say("== Worker %q pulling from %s (App %d)", localIdentity, localSub, cfg.AppID)
+	done := make(chan error, 2)
+	opts := worker.PullOptions{MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace}
+	go func() { done <- intake.Pull(wctx, client.Subscriber(localIntakeSub), opts) }()
+	go func() { done <- w.Pull(wctx, client.Subscriber(localReconcileSub), opts) }()
+	say("== Worker %q: the intake stage pulling %s, the reconcile stage pulling %s (App %d)", localIdentity, localIntakeSub, localReconcileSub, cfg.AppID)
 
-	pub := client.Publisher(localTopic)
-	defer pub.Stop()
-	publish := func(what string, m *pubsub.Message) (string, error) {
+	relayPub := client.Publisher(localRelayTopic)
+	defer relayPub.Stop()
+	publish := func(pub *pubsub.Publisher, what string, m *pubsub.Message) (string, error) {
 		id, err := pub.Publish(ctx, m).Get(ctx)
 		if err != nil {
 			return "", fmt.Errorf("publish %s: %w", what, err)
 		}
-		say("\n-> published %s (message %s)", what, id)
+		say("-> published %s: message %s", what, id)
 		return id, nil
 	}
-	request := func(sha string) *pubsub.Message {
-		b, _ := json.Marshal(map[string]any{"owner": localOwner, "repo": localRepo, "sha": sha,
-			"url": fmt.Sprintf("%s/%s/%s/pull/%d", gh.WebURL(), localOwner, localRepo, localPR)})
-		return &pubsub.Message{Data: b}
+	twin := events.Request{Resource: events.Resource{Owner: localOwner, Repo: localRepo,
+		URL: fmt.Sprintf("%s/%s/%s/pull/%d", gh.WebURL(), localOwner, localRepo, localPR)}, SHA: localSHA1}
+	twinData, err := twin.MarshalJSON()
+	if err != nil {
+		return err
 	}
 
-	steps := []struct {
-		what string
-		msg  func() *pubsub.Message
-		want func(events.Message, worker.Outcome) bool
-	}{
-		{"a reconcile request for " + localSHA1[:12], func() *pubsub.Message { return request(localSHA1) }, final},
-		{"the same request again (a duplicate)", func() *pubsub.Message { return request(localSHA1) }, final},
-		{"a webhook-relay pull_request synchronize event for " + localSHA2[:12], func() *pubsub.Message {
-			gh.PushHead(localOwner, localRepo, localPR, localSHA2, localFiles()[:2])
-			return synchronizeEvent(gh)
-		}, final},
-		{"a malformed message", func() *pubsub.Message {
-			return &pubsub.Message{Data: []byte(`{"owner":"octo-org","repo":"../etc","sha":"xyz"}`)}
-		}, nil},
+	say("\n== 1. A commit's pull_request event, and at the same moment a reconcile request for the same commit")
+	if _, err := publish(relayPub, "a relay pull_request synchronize event for "+localSHA1[:12]+" to the relay topic",
+		synchronizeEvent(gh, "0000000000000000000000000000000000000000", localSHA1, "72d3162e-cc78-11e3-81ab-4c9367dc0958")); err != nil {
+		return err
 	}
-	for _, step := range steps {
-		id, err := publish(step.what, step.msg())
-		if err != nil {
-			return err
-		}
-		if step.want == nil {
-			// Invalid messages are nacked, never acked silently, until the subscription's
-			// dead-letter policy moves them aside.
-			if err := waitDeadLetter(ctx, client, id, outcomes, say); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := outcomes.wait(ctx, id, say); err != nil {
-			return err
-		}
+	if _, err := publish(reconcilePub, fmt.Sprintf("its twin, a reconcile request, to the reconcile topic with ordering key %s", twin.OrderingKey()),
+		&pubsub.Message{Data: twinData, OrderingKey: twin.OrderingKey()}); err != nil {
+		return err
+	}
+	if err := outcomes.waitAcked(ctx, "reconcile", 2); err != nil {
+		return err
+	}
+	if outcomes.count("reconcile", worker.OutcomeReconciled) == 1 && outcomes.count("reconcile", worker.OutcomeSkipped) == 1 {
+		say("   one reconcile: the twin was delivered only once the first was acked, and found the commit completed")
+	} else {
+		say("   the twins were not serialized: the ordered subscription should have delivered one after the other")
+	}
+
+	say("\n== 2. The branch gets a new commit")
+	gh.PushHead(localOwner, localRepo, localPR, localSHA2, localFiles()[:2])
+	if _, err := publish(relayPub, "a relay pull_request synchronize event for "+localSHA2[:12],
+		synchronizeEvent(gh, localSHA1, localSHA2, "8a1c52f6-cc78-11e3-81ab-4c9367dc0958")); err != nil {
+		return err
+	}
+	if err := outcomes.waitAcked(ctx, "reconcile", 3); err != nil {
+		return err
+	}
+
+	say("\n== 3. A malformed message on the relay topic")
+	id, err := publish(relayPub, "a malformed message", &pubsub.Message{Data: []byte(`{"owner":"octo-org","repo":"../etc","sha":"xyz"}`)})
+	if err != nil {
+		return err
+	}
+	// Invalid messages are nacked, never acked silently, until the subscription's
+	// dead-letter policy moves them aside.
+	if err := waitDeadLetter(ctx, client, id, say); err != nil {
+		return err
 	}
 
 	stopWorker()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("worker: %w", err)
+	for range 2 {
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("worker: %w", err)
+		}
 	}
 
 	say("\n== Check runs on %s/%s", localOwner, localRepo)
@@ -176,24 +199,24 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 			say("   %-8s %s:%d  %s", a.GetAnnotationLevel(), a.GetPath(), a.GetStartLine(), a.GetMessage())
 		}
 	}
-	say("\n== Pointing the same binary at a real GitHub App and subscription")
-	say(`   GITHUB_APP_ID=<app id> GITHUB_APP_PRIVATE_KEY_FILE=<key.pem> IDENTITY=diff-hygiene \
-   GOOGLE_CLOUD_PROJECT=<project> PUBSUB_SUBSCRIPTION=<subscription> go run ./cmd/worker
-   (without PUBSUB_SUBSCRIPTION it serves Pub/Sub pushes on PORT, as on Cloud Run; see README "Configuration" and "Deploy")`)
+	say("\n== Pointing the same binary at a real GitHub App and subscriptions")
+	say(`   GITHUB_APP_ID=<app id> GITHUB_APP_PRIVATE_KEY_FILE=<key.pem> IDENTITY=diff-hygiene GOOGLE_CLOUD_PROJECT=<project> \
+   INTAKE_SUBSCRIPTION=<relay topic's subscription> RECONCILE_TOPIC=<reconcile topic> \
+   PUBSUB_SUBSCRIPTION=<reconcile topic's ordered subscription> go run ./cmd/worker
+   (without the subscriptions it serves Pub/Sub pushes on PORT, as on Cloud Run; see README "Configuration" and "Deploy")`)
 	return nil
 }
 
-func final(events.Message, worker.Outcome) bool { return true }
-
 func createLocalTopology(ctx context.Context, c *pubsub.Client) error {
-	for _, t := range []string{localTopic, localDLQ} {
+	for _, t := range []string{localRelayTopic, localReconcileTopic, localDLQ} {
 		if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: t}); err != nil {
 			return fmt.Errorf("create topic %s: %w", t, err)
 		}
 	}
+	dlq := &pubsubpb.DeadLetterPolicy{DeadLetterTopic: localDLQ, MaxDeliveryAttempts: localAttempts}
 	subs := []*pubsubpb.Subscription{
-		{Name: localSub, Topic: localTopic, AckDeadlineSeconds: 60,
-			DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{DeadLetterTopic: localDLQ, MaxDeliveryAttempts: localAttempts}},
+		{Name: localIntakeSub, Topic: localRelayTopic, AckDeadlineSeconds: 60, DeadLetterPolicy: dlq},
+		{Name: localReconcileSub, Topic: localReconcileTopic, AckDeadlineSeconds: 60, DeadLetterPolicy: dlq, EnableMessageOrdering: true},
 		{Name: localDLQSub, Topic: localDLQ, AckDeadlineSeconds: 10},
 	}
 	for _, s := range subs {
@@ -204,72 +227,93 @@ func createLocalTopology(ctx context.Context, c *pubsub.Client) error {
 	return nil
 }
 
-// outcomeLog collects the worker's outcome of each message, so the run can wait for one
-// and print it.
+// outcomeLog prints each stage's outcome of each message as it happens, and lets the run
+// wait for a number of acked messages of a stage.
 type outcomeLog struct {
+	say     func(string, ...any)
+	start   time.Time
 	mu      sync.Mutex
 	changed chan struct{}
-	seen    map[string][]string
+	acked   map[string]int
+	counts  map[string]int      // stage + " " + outcome → messages
+	seen    map[string][]string // message id → outcome lines
 }
 
-func newOutcomeLog() *outcomeLog {
-	return &outcomeLog{changed: make(chan struct{}), seen: map[string][]string{}}
+// count is how many messages of stage had outcome o.
+func (l *outcomeLog) count(stage string, o worker.Outcome) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts[stage+" "+string(o)]
+}
+
+func newOutcomeLog(say func(string, ...any)) *outcomeLog {
+	return &outcomeLog{say: say, start: time.Now(), changed: make(chan struct{}), acked: map[string]int{}, counts: map[string]int{}, seen: map[string][]string{}}
 }
 
 // outcomeNotes say what an outcome means on GitHub, for the local run's reader.
 var outcomeNotes = map[worker.Outcome]string{
+	worker.OutcomeForwarded:  "published to the reconcile topic, ordering key = the commit; acked",
 	worker.OutcomeReconciled: "check run written in_progress, then completed; acked",
 	worker.OutcomeSkipped:    "completed at this SHA already, nothing written; acked",
 	worker.OutcomeIgnored:    "not an event we reconcile; acked",
+	worker.OutcomeInvalid:    "nacked: the dead-letter policy moves it after its attempts",
 }
 
-func (l *outcomeLog) record(m *events.Message, o worker.Outcome, err error) {
-	line := string(o)
-	if err != nil {
-		line += ": " + err.Error()
-	} else if note := outcomeNotes[o]; note != "" {
-		line += " (" + note + ")"
+// recorder is the OnOutcome of one stage.
+func (l *outcomeLog) recorder(stage string) func(*events.Message, worker.Outcome, error) {
+	return func(m *events.Message, o worker.Outcome, err error) {
+		what := describe(m)
+		line := string(o)
+		if note := outcomeNotes[o]; note != "" {
+			line += " (" + note + ")"
+		}
+		if err != nil && o != worker.OutcomeInvalid {
+			line += ": " + err.Error()
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.seen[m.ID] = append(l.seen[m.ID], line)
+		l.say("   %5.2fs [%-9s] message %s, %s, attempt %d: %s", time.Since(l.start).Seconds(), stage, m.ID, what, len(l.seen[m.ID]), line)
+		l.counts[stage+" "+string(o)]++
+		if o.Ack() {
+			l.acked[stage]++
+		}
+		close(l.changed)
+		l.changed = make(chan struct{})
 	}
-	l.mu.Lock()
-	l.seen[m.ID] = append(l.seen[m.ID], line)
-	close(l.changed)
-	l.changed = make(chan struct{})
-	l.mu.Unlock()
 }
 
-// wait prints the outcomes of message id until one says it may be acked.
-func (l *outcomeLog) wait(ctx context.Context, id string, say func(string, ...any)) error {
-	printed := 0
+// describe names what a message is about, for the reader.
+func describe(m *events.Message) string {
+	if t := m.Attributes["ce-type"]; t != "" {
+		return fmt.Sprintf("relay %s %s", strings.TrimPrefix(t, events.DefaultTypePrefix+"."), m.Attributes["ce-action"])
+	}
+	res, err := (&events.Decoder{}).Decode(m)
+	if err != nil || len(res.Requests) == 0 {
+		return "unreadable"
+	}
+	return "request " + res.Requests[0].String()
+}
+
+// waitAcked waits until stage acked n messages in all.
+func (l *outcomeLog) waitAcked(ctx context.Context, stage string, n int) error {
 	for {
 		l.mu.Lock()
-		lines, ch := l.seen[id], l.changed
+		got, ch := l.acked[stage], l.changed
 		l.mu.Unlock()
-		for ; printed < len(lines); printed++ {
-			say("   attempt %d: %s", printed+1, lines[printed])
-			if acked(lines[printed]) {
-				return nil
-			}
+		if got >= n {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("message %s: %w", id, ctx.Err())
+			return fmt.Errorf("waiting for %d acks of the %s stage (%d so far): %w", n, stage, got, ctx.Err())
 		case <-ch:
 		}
 	}
 }
 
-func acked(line string) bool {
-	for _, o := range []worker.Outcome{worker.OutcomeReconciled, worker.OutcomeSkipped, worker.OutcomeIgnored, worker.OutcomeFailed, worker.OutcomeGaveUp} {
-		if strings.HasPrefix(line, string(o)) {
-			return true
-		}
-	}
-	return false
-}
-
-// waitDeadLetter prints the rejections of message id and waits for it on the dead-letter
-// subscription.
-func waitDeadLetter(ctx context.Context, c *pubsub.Client, id string, outcomes *outcomeLog, say func(string, ...any)) error {
+// waitDeadLetter waits for message id on the dead-letter subscription.
+func waitDeadLetter(ctx context.Context, c *pubsub.Client, id string, say func(string, ...any)) error {
 	dctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var got *pubsub.Message
@@ -281,38 +325,32 @@ func waitDeadLetter(ctx context.Context, c *pubsub.Client, id string, outcomes *
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("dead-letter subscription: %w", err)
 	}
-	outcomes.mu.Lock()
-	lines := outcomes.seen[id]
-	outcomes.mu.Unlock()
-	for i, line := range lines {
-		say("   attempt %d: %s", i+1, line)
-	}
 	if got == nil {
 		return fmt.Errorf("message %s did not reach the dead-letter topic", id)
 	}
-	say("   dead-lettered to %s after %d attempts: %q", localDLQ, len(lines), got.Data)
+	say("   dead-lettered to %s after %d attempts: %q", localDLQ, localAttempts, got.Data)
 	return nil
 }
 
 // synchronizeEvent is what the webhook relay publishes when the PR's branch gets a new
 // commit: a CloudEvent in Pub/Sub's binding around the GitHub webhook.
-func synchronizeEvent(gh *githubtest.Server) *pubsub.Message {
+func synchronizeEvent(gh *githubtest.Server, before, after, delivery string) *pubsub.Message {
 	prURL := fmt.Sprintf("%s/%s/%s/pull/%d", gh.WebURL(), localOwner, localRepo, localPR)
 	body := map[string]any{
-		"action": "synchronize", "number": localPR, "before": localSHA1, "after": localSHA2,
+		"action": "synchronize", "number": localPR, "before": before, "after": after,
 		"pull_request": map[string]any{"number": localPR, "html_url": prURL, "state": "open",
-			"head": map[string]any{"sha": localSHA2, "ref": "greeting"}},
+			"head": map[string]any{"sha": after, "ref": "greeting"}},
 		"repository": map[string]any{"id": 1, "name": localRepo, "full_name": localOwner + "/" + localRepo,
 			"html_url": gh.WebURL() + "/" + localOwner + "/" + localRepo, "owner": map[string]any{"login": localOwner}},
 		"installation": map[string]any{"id": gh.InstallationID(gh.App(), localOwner)},
 	}
 	data, _ := json.Marshal(map[string]any{
 		"when":    time.Now().UTC().Format(time.RFC3339),
-		"headers": map[string]any{"event": "pull_request", "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+		"headers": map[string]any{"event": "pull_request", "delivery_id": delivery},
 		"body":    body,
 	})
 	return &pubsub.Message{Data: data, Attributes: map[string]string{
-		"ce-id": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "ce-type": events.DefaultTypePrefix + ".pull_request",
+		"ce-id": delivery, "ce-type": events.DefaultTypePrefix + ".pull_request",
 		"ce-subject": localOwner + "/" + localRepo, "ce-action": "synchronize", "ce-pullrequesturl": prURL,
 	}}
 }

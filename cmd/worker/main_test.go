@@ -108,6 +108,8 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"GITHUB_RETRY_BUDGET": "45s", "RELAY_TYPE_PREFIX": "com.example.github", "PUSH_AUDIENCE": "https://worker.example.com",
 		"PUSH_SERVICE_ACCOUNT": "push@my-proj.iam.gserviceaccount.com", "HYGIENE_MAX_FILE_BYTES": "2048",
 		"HYGIENE_MAX_FILE_LINES": "300", "LOG_LEVEL": "debug", "LOG_DESTINATION": "api",
+		"INTAKE_SUBSCRIPTION": "projects/relay-proj/subscriptions/intake", "RECONCILE_TOPIC": "reconcile", "ACK_DEADLINE": "5m",
+		"RETRY_MINIMUM_BACKOFF": "60s", "RETRY_MAXIMUM_BACKOFF": "300s", "MIN_RETRY_WINDOW": "30m",
 	}
 	for _, name := range readmeVariables(t) {
 		if _, ok := values[name]; !ok {
@@ -124,13 +126,17 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		ReconcileTimeout: 2 * time.Minute, ShutdownGrace: 9 * time.Second, MaxDeliveryAttempts: 12, RetryBudget: 45 * time.Second,
 		RelayTypePrefix: "com.example.github", PushAudience: "https://worker.example.com",
 		PushServiceAccount: "push@my-proj.iam.gserviceaccount.com", MaxFileBytes: 2048, MaxFileLines: 300, LogLevel: "debug",
-		LogDestination: "api",
+		LogDestination: "api", IntakeSubscription: "projects/relay-proj/subscriptions/intake", ReconcileTopic: "reconcile",
+		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
 	}
 	if *cfg != want {
 		t.Errorf("loaded %+v\nwant %+v", *cfg, want)
 	}
 	if !cfg.Pull() || cfg.SubscriptionName() != "projects/my-proj/subscriptions/worker-sub" {
 		t.Errorf("pull %v on %q", cfg.Pull(), cfg.SubscriptionName())
+	}
+	if cfg.IntakeSubscriptionName() != "projects/relay-proj/subscriptions/intake" || cfg.ReconcileTopicName() != "projects/my-proj/topics/reconcile" {
+		t.Errorf("intake %q, reconcile topic %q", cfg.IntakeSubscriptionName(), cfg.ReconcileTopicName())
 	}
 }
 
@@ -147,7 +153,14 @@ func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
 		{"unparsable", map[string]string{"PORT": "eighty"}, []string{"PORT"}},
 		{"malformed subscription", map[string]string{"PUBSUB_SUBSCRIPTION": "projects/"}, []string{"PUBSUB_SUBSCRIPTION"}},
 		{"subscription path", map[string]string{"PUBSUB_SUBSCRIPTION": "topics/x", "GOOGLE_CLOUD_PROJECT": "p"}, []string{"PUBSUB_SUBSCRIPTION"}},
-		{"reconcile longer than the ack deadline allows", map[string]string{"RECONCILE_TIMEOUT": "7m"}, []string{"RECONCILE_TIMEOUT"}},
+		{"reconcile longer than the ack deadline allows", map[string]string{"RECONCILE_TIMEOUT": "7m51s"}, []string{"RECONCILE_TIMEOUT", "at most 7m50s"}},
+		{"reconcile longer than a shorter ack deadline allows", map[string]string{"RECONCILE_TIMEOUT": "5m", "ACK_DEADLINE": "5m"}, []string{"RECONCILE_TIMEOUT", "at most 2m50s"}},
+		{"ack deadline out of range", map[string]string{"ACK_DEADLINE": "11m"}, []string{"ACK_DEADLINE"}},
+		{"intake without a topic", map[string]string{"INTAKE_SUBSCRIPTION": "projects/p/subscriptions/i"}, []string{"INTAKE_SUBSCRIPTION", "needs RECONCILE_TOPIC"}},
+		{"one subscription for both stages", map[string]string{"INTAKE_SUBSCRIPTION": "s", "PUBSUB_SUBSCRIPTION": "s", "RECONCILE_TOPIC": "t", "GOOGLE_CLOUD_PROJECT": "p"},
+			[]string{"INTAKE_SUBSCRIPTION", "a subscription each"}},
+		{"reconcile topic path", map[string]string{"RECONCILE_TOPIC": "projects/p/subscriptions/x"}, []string{"RECONCILE_TOPIC"}},
+		{"short topic without a project", map[string]string{"RECONCILE_TOPIC": "reconcile"}, []string{"RECONCILE_TOPIC", "GOOGLE_CLOUD_PROJECT"}},
 		{"both keys", map[string]string{"GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----", "GITHUB_APP_PRIVATE_KEY_FILE": "/k", "IDENTITY": "x"},
 			[]string{"GITHUB_APP_PRIVATE_KEY_FILE are both set"}},
 	}
@@ -446,15 +459,20 @@ func TestLocalRun(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{
-		"attempt 1: reconciled", "attempt 1: skipped", "attempt 5: invalid", "dead-lettered",
+		"[intake   ] message m0, relay pull_request synchronize, attempt 1: forwarded",
+		"request octo-org/hello-world#7@6dcb09b5b578, attempt 1: reconciled",
+		"request octo-org/hello-world#7@6dcb09b5b578, attempt 1: skipped",
+		"one reconcile: the twin was delivered only once the first was acked",
+		"request octo-org/hello-world#7@c0ffee00c0ff, attempt 1: reconciled",
+		"unreadable, attempt 5: invalid", "dead-lettered",
 		"diff-hygiene  6dcb09b5b578  completed   failure", "diff-hygiene  c0ffee00c0ff  completed   failure",
-		"GITHUB_APP_ID=<app id>",
+		"GITHUB_APP_ID=<app id>", "INTAKE_SUBSCRIPTION=",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("local run output lacks %q:\n%s", want, s)
 		}
 	}
-	if strings.Count(s, "attempt 1: reconciled") != 2 {
-		t.Errorf("want two reconciled messages (first SHA and the synchronize event):\n%s", s)
+	if n := strings.Count(s, "attempt 1: reconciled"); n != 2 {
+		t.Errorf("%d reconciled messages, want two (the first commit and the new one):\n%s", n, s)
 	}
 }
