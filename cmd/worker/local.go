@@ -94,7 +94,7 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 		MaxFileBytes: hygiene.DefaultMaxFileBytes, MaxFileLines: 200, Port: 8080, LogLevel: "warn",
 		AckDeadline: 3 * time.Minute, Project: localProject, RetryMinBackoff: time.Second, RetryMaxBackoff: time.Second,
 		MinRetryWindow: 0, // pstest redelivers at once, whatever the retry policy says
-		Subscription: localReconcileSub, IntakeSubscription: localIntakeSub, ReconcileTopic: localReconcileTopic,
+		Subscription:   localReconcileSub, IntakeSubscription: localIntakeSub, ReconcileTopic: localReconcileTopic,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
