@@ -93,8 +93,9 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 		MaxDeliveryAttempts: localAttempts, RetryBudget: 10 * time.Second, RelayTypePrefix: events.DefaultTypePrefix,
 		MaxFileBytes: hygiene.DefaultMaxFileBytes, MaxFileLines: 200, Port: 8080, LogLevel: "warn",
 		AckDeadline: 3 * time.Minute, Project: localProject, RetryMinBackoff: time.Second, RetryMaxBackoff: time.Second,
-		MinRetryWindow: 0, // pstest redelivers at once, whatever the retry policy says
-		Subscription:   localReconcileSub, IntakeSubscription: localIntakeSub, ReconcileTopic: localReconcileTopic,
+		Subscription: localReconcileSub, IntakeSubscription: localIntakeSub, ReconcileTopic: localReconcileTopic,
+		// pstest redelivers at once, whatever the retry policy says: no window to check.
+		MinRetryWindow: 0,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
