@@ -71,7 +71,8 @@ func TestLoadMemory(t *testing.T) {
 	if err := os.WriteFile(key, gh.App().PrivateKeyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := emu.Client(ctx, "memory")
+	project := emu.Project("memory") // a fresh project: -count=N repeats the run
+	ps, err := emu.Client(ctx, project)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestLoadMemory(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"GITHUB_APP_ID="+strconv.FormatInt(gh.App().ID, 10), "GITHUB_APP_PRIVATE_KEY_FILE="+key,
 		"GITHUB_API_URL="+gh.URL()+"/", "IDENTITY="+identity, "PUBSUB_SUBSCRIPTION="+sub,
-		"GOOGLE_CLOUD_PROJECT=memory", "PUBSUB_EMULATOR_HOST="+emu.Host, "MAX_IN_FLIGHT=10", "LOG_LEVEL=error")
+		"GOOGLE_CLOUD_PROJECT="+project, "PUBSUB_EMULATOR_HOST="+emu.Host, "MAX_IN_FLIGHT=10", "LOG_LEVEL=error")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
