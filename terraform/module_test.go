@@ -1264,9 +1264,42 @@ func checkExample(ex, mod *tfConfig, tfvars []byte) []string {
 		return problems
 	}
 	attrs := f.Body.(*hclsyntax.Body).Attributes
-	for n := range attrs {
+	exVals := map[string]cty.Value{}
+	for n, a := range attrs {
 		if ex.variables[n] == nil {
 			bad("example: terraform.tfvars.example sets undeclared %q", n)
+			continue
+		}
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			bad("example: terraform.tfvars.example: %s: %s", n, diags.Error())
+			continue
+		}
+		exVals[n] = v
+	}
+	// With the tfvars example, the module call's inputs pass the module's validations (tflint
+	// does not evaluate them).
+	if ctx, err := ex.evalContext(exVals); err != nil {
+		bad("example: %v", err)
+	} else {
+		for name, m := range ex.modules {
+			inputs := map[string]cty.Value{}
+			for arg, a := range m.Body.Attributes {
+				if mod.variables[arg] == nil {
+					continue
+				}
+				v, diags := a.Expr.Value(ctx)
+				if diags.HasErrors() {
+					bad("example: module %q: %s: %s", name, arg, diags.Error())
+					continue
+				}
+				inputs[arg] = v
+			}
+			if refused, err := mod.refused(inputs); err != nil {
+				bad("example: module %q: %v", name, err)
+			} else if len(refused) > 0 {
+				bad("example: module %q: the module refuses the example's inputs: %v", name, refused)
+			}
 		}
 	}
 	for n, vb := range ex.variables {
@@ -1584,6 +1617,11 @@ func TestCheckExampleCatchesMistakes(t *testing.T) {
 		if !strings.Contains(problems, want) {
 			t.Errorf("want a problem containing %q, got:\n%s", want, problems)
 		}
+	}
+	srcs = mutate(t, readTF(t, exampleDir), "main.tf", "max_delivery_attempts = 15", "max_delivery_attempts = 10", 0)
+	problems = strings.Join(checkExample(loadModule(t, srcs), mod, tfvars), "\n")
+	if !strings.Contains(problems, "the module refuses the example's inputs: [max_delivery_attempts #2]") {
+		t.Errorf("an example whose retry window is too short was not caught:\n%s", problems)
 	}
 	srcs = readTF(t, exampleDir)
 	srcs = mutate(t, srcs, "outputs.tf", "module.prreconciler.intake_subscriptions", "module.prreconciler.push_subscriptions", 0)
