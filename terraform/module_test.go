@@ -630,14 +630,6 @@ func checkVariables(c *tfConfig, where string) []string {
 	return problems
 }
 
-// pendingConfig: variables the module sets that the worker's configuration is announced to read
-// but does not yet (config.Variables lacks them). TestPendingConfig lists the ones still missing;
-// an entry config.Variables has is simply checked like any other.
-var pendingConfig = map[string]bool{
-	"RETRY_MINIMUM_BACKOFF": true,
-	"RETRY_MAXIMUM_BACKOFF": true,
-}
-
 // checkModule returns every problem found in the module's configuration; none when it is
 // wired as the worker needs.
 func checkModule(c *tfConfig) []string {
@@ -749,7 +741,7 @@ func checkModule(c *tfConfig) []string {
 			bad("%s: env %s is set twice", svcRef, name)
 		}
 		env[name] = e
-		if _, ok := known[name]; !ok && !pendingConfig[name] {
+		if _, ok := known[name]; !ok {
 			bad("%s: env %s is not a variable the worker reads (config.Variables)", svcRef, name)
 		}
 	}
@@ -1668,18 +1660,6 @@ func TestReadmeListsInputsAndOutputs(t *testing.T) {
 	for n := range c.outputs {
 		if !strings.Contains(outputs, "| `"+n+"` |") {
 			t.Errorf("README.md has no output row for %q", n)
-		}
-	}
-}
-
-func TestPendingConfig(t *testing.T) {
-	known := map[string]bool{}
-	for _, v := range config.Variables() {
-		known[v.Name] = true
-	}
-	for name := range pendingConfig {
-		if !known[name] {
-			t.Logf("%s: set by the module, not yet read by the worker (config.Variables)", name)
 		}
 	}
 }

@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/prreconciler/prreconciler/config"
 )
 
 // minRetryWindow is what the window must cover: GitHub's primary rate limit resets hourly.
@@ -283,6 +286,66 @@ func TestRetryWindowValidationWithTerraform(t *testing.T) {
 		// Terraform wraps long messages: compare with the line breaks undone.
 		if flat := strings.Join(strings.Fields(out), " "); tc.message != "" && !strings.Contains(flat, tc.message) {
 			t.Errorf("terraform plan %v: the output does not say %q:\n%s", tc.vars, tc.message, out)
+		}
+	}
+}
+
+// The worker checks the same window at start-up (config.RetryWindow, MIN_RETRY_WINDOW): the
+// formulas agree, its default minimum is the module's, and for every setting within Pub/Sub's
+// limits the worker starts with the module's environment exactly when the module accepts it.
+func TestRetryWindowAgreesWithWorker(t *testing.T) {
+	grid := retryGrid([]int64{5, 6, 7, 8, 10, 11, 12, 13, 15, 20, 100},
+		[]string{"0s", "1s", "10s", "12.5s", "60s", "300s", "600s"})
+	for _, g := range grid {
+		lo, _ := time.ParseDuration(g.minimum)
+		hi, _ := time.ParseDuration(g.maximum)
+		if a, b := retryWindow(lo, hi, int(g.attempts)), config.RetryWindow(lo, hi, int(g.attempts)); a != b {
+			t.Errorf("%d attempts, %s..%s: the README's window %s, the worker's %s", g.attempts, lo, hi, a, b)
+		}
+	}
+	found := false
+	for _, v := range config.Variables() {
+		if v.Name == "MIN_RETRY_WINDOW" {
+			found = true
+			if d, err := time.ParseDuration(v.Default); err != nil || d != minRetryWindow {
+				t.Errorf("the worker's MIN_RETRY_WINDOW defaults to %q, the module requires %s", v.Default, minRetryWindow)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("config.Variables has no MIN_RETRY_WINDOW")
+	}
+
+	c := loadModule(t, readTF(t, moduleDir))
+	required := map[string]cty.Value{
+		"project_id":                    cty.StringVal("acme-ci-prod"),
+		"region":                        cty.StringVal("europe-west1"),
+		"image":                         cty.StringVal("europe-west1-docker.pkg.dev/acme-ci-prod/prreconciler/worker:1"),
+		"github_app_id":                 cty.NumberIntVal(123456),
+		"github_app_private_key_secret": cty.StringVal("prreconciler-github-app-key"),
+		"identity":                      cty.StringVal("prreconciler"),
+		"relay_topics":                  cty.MapVal(map[string]cty.Value{"github": cty.StringVal("github-webhooks")}),
+	}
+	for _, g := range retryGrid([]int64{5, 7, 10, 11, 12, 15, 100}, []string{"0s", "10s", "30s", "600s"}) {
+		set := map[string]cty.Value{
+			"max_delivery_attempts": cty.NumberIntVal(g.attempts),
+			"retry_minimum_backoff": cty.StringVal(g.minimum),
+			"retry_maximum_backoff": cty.StringVal(g.maximum),
+		}
+		for k, v := range required {
+			set[k] = v
+		}
+		refused, err := c.refused(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := moduleEnv(c, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, loadErr := config.Load(t.Context(), envconfig.MapLookuper(env))
+		if (len(refused) == 0) != (loadErr == nil) {
+			t.Errorf("%d attempts, %s..%s: the module refuses=%v, the worker: %v", g.attempts, g.minimum, g.maximum, refused, loadErr)
 		}
 	}
 }
