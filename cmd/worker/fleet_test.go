@@ -32,13 +32,20 @@ import (
 const fleetLatency = 300 * time.Millisecond
 
 // balancer spreads pushes over worker processes round-robin, as Cloud Run does over
-// instances, and counts the answers per path and status.
+// instances, and counts the answers per path and status. A backend that cannot be reached is
+// left out from then on, as Cloud Run stops routing to a dead instance.
 type balancer struct {
-	srv     *httptest.Server
-	proxies []*httputil.ReverseProxy
-	next    atomic.Uint64
-	mu      sync.Mutex
-	answers map[string]int // "path status" → count
+	srv      *httptest.Server
+	backends []*backend
+	next     atomic.Uint64
+	mu       sync.Mutex
+	answers  map[string]int // "path status" → count
+}
+
+type backend struct {
+	proxy    *httputil.ReverseProxy
+	dead     atomic.Bool
+	inFlight atomic.Int64 // pushes to /reconcile being handled
 }
 
 func newBalancer(t *testing.T, ports []int) *balancer {
@@ -46,17 +53,38 @@ func newBalancer(t *testing.T, ports []int) *balancer {
 	b := &balancer{answers: map[string]int{}}
 	for _, p := range ports {
 		u, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", p))
-		b.proxies = append(b.proxies, httputil.NewSingleHostReverseProxy(u))
+		be := &backend{proxy: httputil.NewSingleHostReverseProxy(u)}
+		be.proxy.ErrorHandler = func(rw http.ResponseWriter, _ *http.Request, _ error) {
+			be.dead.Store(true)
+			rw.WriteHeader(http.StatusBadGateway)
+		}
+		b.backends = append(b.backends, be)
 	}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		be := b.pick()
+		if r.URL.Path == "/reconcile" {
+			be.inFlight.Add(1)
+			defer be.inFlight.Add(-1)
+		}
 		rec := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
-		b.proxies[b.next.Add(1)%uint64(len(b.proxies))].ServeHTTP(rec, r)
+		be.proxy.ServeHTTP(rec, r)
 		b.mu.Lock()
 		b.answers[r.URL.Path+" "+strconv.Itoa(rec.status)]++
 		b.mu.Unlock()
 	}))
 	t.Cleanup(b.srv.Close)
 	return b
+}
+
+// pick is the next live backend (the next one at all when none is known live).
+func (b *balancer) pick() *backend {
+	for range b.backends {
+		be := b.backends[b.next.Add(1)%uint64(len(b.backends))]
+		if !be.dead.Load() {
+			return be
+		}
+	}
+	return b.backends[b.next.Add(1)%uint64(len(b.backends))]
 }
 
 func (b *balancer) count(path string, status int) int {
@@ -282,29 +310,88 @@ func (f *fleet) report(r, n, mark int) map[int]commitReport {
 	return out
 }
 
-// waitCompleted waits until every commit of round r has a completed run.
-func (f *fleet) waitCompleted(r, n int, also func() bool) {
+// waitCompleted waits until every commit of round r has a completed run, and returns when
+// each was first seen completed (polled every 10 ms).
+func (f *fleet) waitCompleted(r, n int, also func() bool) map[int]time.Time {
 	f.t.Helper()
+	seen := map[int]time.Time{}
 	waitFor(f.t, 3*time.Minute, fmt.Sprintf("round %d's %d commits to complete", r, n), func() bool {
 		for pr := 1; pr <= n; pr++ {
+			if _, ok := seen[pr]; ok {
+				continue
+			}
 			runs := f.gh.CheckRuns(testOwner, testRepo, commitSHA(r, pr))
-			if len(runs) == 0 || runs[len(runs)-1].Status != "completed" {
-				return false
+			if len(runs) > 0 && runs[len(runs)-1].Status == "completed" {
+				seen[pr] = time.Now()
 			}
 		}
-		return also == nil || also()
+		return len(seen) == n && (also == nil || also())
 	})
+	return seen
+}
+
+// loadStats are the measures of a load over all its rounds.
+type loadStats struct {
+	commitReport
+	commits, requests, points int
+	latencies                 []time.Duration // from the twins' publish to the completed run
+	busy                      time.Duration   // from each round's publish to its last completed run
+}
+
+// percentile is the p-th percentile (0-100) of ds, which it sorts.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, (len(ds)*p+99)/100-1)]
+}
+
+// bench logs one row of a BENCHMARKS.md table, which scripts/benchmarks collects.
+func bench(t *testing.T, table string, cols ...any) {
+	t.Helper()
+	row := "BENCH\t" + table
+	for _, c := range cols {
+		row += "\t" + fmt.Sprint(c)
+	}
+	t.Log(row)
+}
+
+// benchRow reports a load as a row of the fleet table.
+func (st loadStats) benchRow(t *testing.T, path string) {
+	t.Helper()
+	lat := slices.Clone(st.latencies)
+	bench(t, "fleet", path, st.commits, st.runs, st.reconciles, st.duplicateAnnotations,
+		fmt.Sprintf("%.0f", percentile(lat, 50).Seconds()*1000), fmt.Sprintf("%.0f", percentile(lat, 99).Seconds()*1000),
+		fmt.Sprintf("%.1f", float64(st.commits)/st.busy.Seconds()),
+		fmt.Sprintf("%.1f", float64(st.requests)/float64(st.commits)), fmt.Sprintf("%.1f", float64(st.points)/float64(st.commits)))
 }
 
 // loadRounds runs rounds of n commits, each hit by twin events at once, and returns the
-// commits that broke the promise, and the totals over all rounds.
-func (f *fleet) loadRounds(rounds, n int, ordered bool, acked func(r int) bool) (broken []string, total commitReport) {
+// commits that broke the promise, and the measures over all rounds.
+func (f *fleet) loadRounds(rounds, n int, ordered bool, acked func(r int) bool) (broken []string, total loadStats) {
 	f.t.Helper()
 	for r := range rounds {
 		f.setHeads(r, n)
 		mark := len(f.gh.Requests())
+		start := time.Now()
 		f.publishTwins(r, n, ordered)
-		f.waitCompleted(r, n, func() bool { return acked(r) })
+		done := f.waitCompleted(r, n, func() bool { return acked(r) })
+		var last time.Time
+		for _, at := range done {
+			total.latencies = append(total.latencies, at.Sub(start))
+			if at.After(last) {
+				last = at
+			}
+		}
+		total.busy += last.Sub(start)
+		total.commits += n
+		for _, q := range f.gh.Requests()[mark:] {
+			total.requests++
+			if q.RateLimited {
+				total.points++
+			}
+		}
 		for pr, c := range f.report(r, n, mark) {
 			total.runs += c.runs
 			total.completed += c.completed
@@ -339,7 +426,8 @@ func TestOrderedFleetPush(t *testing.T) {
 		return b.count("/intake", 204) >= n && b.count("/reconcile", 204) >= 2*n
 	})
 	t.Logf("two stages, push, 2 instances: %d commits, %d runs, %d reconciles, %d duplicate annotations; answers %v",
-		fleetRounds*fleetCommits, total.runs, total.reconciles, total.duplicateAnnotations, b.answers)
+		total.commits, total.runs, total.reconciles, total.duplicateAnnotations, b.answers)
+	total.benchRow(t, "two stages, push")
 	for _, s := range broken {
 		t.Error(s)
 	}
@@ -356,7 +444,8 @@ func TestOrderedFleetPull(t *testing.T) {
 		return outcomes(f.procs, "reconciled", "skipped", "failed") >= 2*(r+1)*fleetCommits
 	})
 	t.Logf("two stages, pull, 2 instances: %d commits, %d runs, %d reconciles, %d duplicate annotations",
-		fleetRounds*fleetCommits, total.runs, total.reconciles, total.duplicateAnnotations)
+		total.commits, total.runs, total.reconciles, total.duplicateAnnotations)
+	total.benchRow(t, "two stages, pull")
 	for _, s := range broken {
 		t.Error(s)
 	}
@@ -374,7 +463,8 @@ func TestSingleStageFleetReport(t *testing.T) {
 		return b.count("/reconcile", 204) >= 2*(r+1)*fleetCommits
 	})
 	t.Logf("single stage, push, 2 instances: %d commits, %d runs, %d reconciles, %d duplicate annotations, %d commits broke the promise",
-		fleetRounds*fleetCommits, total.runs, total.reconciles, total.duplicateAnnotations, len(broken))
+		total.commits, total.runs, total.reconciles, total.duplicateAnnotations, len(broken))
+	total.benchRow(t, "single stage, push")
 	for _, s := range broken {
 		t.Log(s)
 	}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+)
+
+// TestOrderedFleetKillMidReconcile kills (SIGKILL) the instance that is reconciling a commit,
+// between the two annotation batches of its completed write: the other instance gets the
+// message again and completes that commit's one run, with every annotation once.
+func TestOrderedFleetKillMidReconcile(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, "fleet-kill", 0)
+	var files []githubtest.File
+	for i := range 100 {
+		files = append(files, githubtest.File{Filename: fmt.Sprintf("pkg/f%03d.go", i), Status: "modified",
+			Patch: "@@ -1,1 +1,2 @@\n package pkg\n+<<<<<<< HEAD"})
+	}
+	f.gh.AddPullRequest(testOwner, testRepo, githubtest.PullRequest{Number: 1, HeadSHA: testSHA, Files: files})
+	b := f.startPush(2)
+	f.subscribe("intake", f.relay, b.srv.URL+"/intake", false)
+	f.subscribe("reconcile", f.reconc, b.srv.URL+"/reconcile", true)
+
+	// Slow GitHub down so the gap between the two annotation batches is wide enough to kill in.
+	f.gh.SetLatency(400 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := f.pubRelay.Publish(ctx, f.synchronize(1, testSHA, "kill-1")).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the first annotation batch", func() bool {
+		runs := f.gh.CheckRuns(testOwner, testRepo, testSHA)
+		return len(runs) == 1 && runs[0].Status == "in_progress" && len(runs[0].Annotations) == 50
+	})
+	victim := -1
+	for i, be := range b.backends {
+		if be.inFlight.Load() > 0 {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		t.Fatal("no instance is handling the reconcile push")
+	}
+	if err := f.procs[victim].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	f.procs[victim].cmd.Wait()
+	f.gh.SetLatency(0)
+	killed := time.Now()
+
+	waitFor(t, 5*time.Minute, "the other instance to complete the run", func() bool {
+		runs := f.gh.CheckRuns(testOwner, testRepo, testSHA)
+		return len(runs) > 0 && runs[len(runs)-1].Status == "completed"
+	})
+	t.Logf("completed by the other instance %s after the kill", time.Since(killed).Round(time.Millisecond))
+	runs := f.gh.CheckRuns(testOwner, testRepo, testSHA)
+	if len(runs) != 1 {
+		t.Fatalf("%d check runs, want exactly one", len(runs))
+	}
+	if runs[0].Conclusion != "failure" || len(runs[0].Annotations) != 100 {
+		t.Fatalf("run: %s, %d annotations; want failure with 100", runs[0].Conclusion, len(runs[0].Annotations))
+	}
+	seen := map[string]bool{}
+	for _, a := range runs[0].Annotations {
+		k := fmt.Sprintf("%s:%d", a.GetPath(), a.GetStartLine())
+		if seen[k] {
+			t.Fatalf("annotation %s written twice", k)
+		}
+		seen[k] = true
+	}
+}
+
+// TestOrderedFleetHotKey: 100 events for one commit at once give one reconcile and 99 skips,
+// across two instances. It reports what the skips cost GitHub.
+func TestOrderedFleetHotKey(t *testing.T) {
+	t.Parallel()
+	const events = 100
+	f := newFleet(t, "fleet-hot", 50*time.Millisecond)
+	f.setHeads(0, 1)
+	b := f.startPush(2)
+	f.subscribe("intake", f.relay, b.srv.URL+"/intake", false)
+	f.subscribe("reconcile", f.reconc, b.srv.URL+"/reconcile", true)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mark := len(f.gh.Requests())
+	sha := commitSHA(0, 1)
+	var results []*pubsub.PublishResult
+	for i := range events {
+		results = append(results, f.pubRelay.Publish(ctx, f.synchronize(1, sha, fmt.Sprintf("hot-%d", i))))
+	}
+	for _, r := range results {
+		if _, err := r.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Minute, "every event's reconcile message to be answered", func() bool {
+		return b.count("/reconcile", http.StatusNoContent) >= events
+	})
+	c := f.report(0, 1, mark)[1]
+	skips := outcomes(f.procs, "skipped")
+	var requests, points, notModified int
+	for _, q := range f.gh.Requests()[mark:] {
+		requests++
+		if q.RateLimited {
+			points++
+		}
+		if q.ETagHit {
+			notModified++
+		}
+	}
+	t.Logf("hot key: %d events for one commit: %d runs, %d reconciles, %d skips; GitHub: %d requests (%d answered 304), %d rate-limit points",
+		events, c.runs, c.reconciles, skips, requests, notModified, points)
+	bench(t, "hotkey", events, c.runs, c.reconciles, skips, requests, notModified, points)
+	if c.runs != 1 || c.completed != 1 || c.reconciles != 1 || c.duplicateAnnotations != 0 {
+		t.Errorf("%d runs, %d completed, %d reconciles, %d duplicate annotations; want one of each and none twice",
+			c.runs, c.completed, c.reconciles, c.duplicateAnnotations)
+	}
+	if skips != events-1 {
+		t.Errorf("%d skips, want %d", skips, events-1)
+	}
+}
