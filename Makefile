@@ -3,8 +3,11 @@
 GO      ?= go
 TOOLS   := $(CURDIR)/.tools
 TFLINT  := $(TOOLS)/tflint
+# staticcheck v0.8.2: the release line built with Go 1.26 (its go.mod says go 1.26.0; v0.7 is Go 1.25),
+# which this module needs (go 1.26.8).
+STATICCHECK := $(TOOLS)/staticcheck
 
-.PHONY: build local test vet fmt-check terraform-check tools
+.PHONY: build local test vet staticcheck fmt-check terraform-check tools
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/worker ./cmd/worker
@@ -15,7 +18,10 @@ local:
 $(TFLINT):
 	GOBIN=$(TOOLS) $(GO) install github.com/terraform-linters/tflint@v0.64.0
 
-tools: $(TFLINT)
+$(STATICCHECK):
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+tools: $(TFLINT) $(STATICCHECK)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -23,10 +29,13 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
 terraform-check: $(TFLINT)
 	terraform fmt -check -recursive terraform
 	cd terraform && $(TFLINT) --init >/dev/null 2>&1 || true
 	cd terraform && $(TFLINT) --recursive --config "$(CURDIR)/terraform/.tflint.hcl"
 
-test: fmt-check vet terraform-check
+test: fmt-check vet staticcheck terraform-check
 	$(GO) test -race -count=1 -timeout 15m ./...

@@ -46,17 +46,6 @@ func (c *lru) add(key string, delta int) int {
 	return delta
 }
 
-// has reports whether key is present.
-func (c *lru) has(key string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.items[key]
-	if ok {
-		c.ll.MoveToFront(e)
-	}
-	return ok
-}
-
 // remove forgets key.
 func (c *lru) remove(key string) {
 	c.mu.Lock()
@@ -88,7 +77,7 @@ type flight struct {
 // do runs fn once for all concurrent callers of key. shared is true for callers that joined
 // a flight another caller started, and joinedRerun tells whether that flight was a rerun's
 // (rerun says whether a flight this call starts is).
-func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(context.Context) (Outcome, error)) (o Outcome, err error, shared, joinedRerun bool) {
+func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(context.Context) (Outcome, error)) (o Outcome, shared, joinedRerun bool, err error) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = make(map[string]*flight)
@@ -123,7 +112,7 @@ func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(contex
 	joinedRerun = shared && c.rerun
 	select {
 	case <-c.done:
-		return c.o, c.err, shared, joinedRerun
+		return c.o, shared, joinedRerun, c.err
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
@@ -135,7 +124,7 @@ func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(contex
 	g.mu.Unlock()
 	if last {
 		<-c.done
-		return c.o, c.err, shared, joinedRerun
+		return c.o, shared, joinedRerun, c.err
 	}
-	return OutcomeRetry, context.Cause(ctx), shared, joinedRerun
+	return OutcomeRetry, shared, joinedRerun, context.Cause(ctx)
 }

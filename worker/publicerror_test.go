@@ -23,8 +23,8 @@ func notContains(t *testing.T, what, got, unwanted string) {
 	}
 }
 
-// secretError is an error whose text must never be published: an internal URL with a token.
-var secretError = errors.New(`Get "https://ci.internal.corp.example/api/v1/cache?token=ghs_s3cr3t": dial tcp 10.2.3.4:443: connection refused`)
+// errSecret is an error whose text must never be published: an internal URL with a token.
+var errSecret = errors.New(`get "https://ci.internal.corp.example/api/v1/cache?token=ghs_s3cr3t": dial tcp 10.2.3.4:443: connection refused`)
 
 // Check run titles are public on public repositories: a failure's title says what kind of
 // failure it was, and its error text goes only to the logs.
@@ -37,13 +37,13 @@ func TestFailureTitlesPublishNoErrorText(t *testing.T) {
 		want      worker.Outcome
 		wantTitle string
 	}{
-		{name: "permanent", err: worker.Permanent(secretError), attempt: 1, want: worker.OutcomeFailed,
+		{name: "permanent", err: worker.Permanent(errSecret), attempt: 1, want: worker.OutcomeFailed,
 			wantTitle: "Failed: an internal error (the full error is in the logs)"},
-		{name: "transient", err: worker.Transient(secretError), attempt: 1, want: worker.OutcomeRetry,
+		{name: "transient", err: worker.Transient(errSecret), attempt: 1, want: worker.OutcomeRetry,
 			wantTitle: "Transient failure, will retry (attempt 1 of 5): an internal error (the full error is in the logs)"},
-		{name: "gave up", err: worker.Transient(secretError), attempt: 5, want: worker.OutcomeGaveUp,
+		{name: "gave up", err: worker.Transient(errSecret), attempt: 5, want: worker.OutcomeGaveUp,
 			wantTitle: "gave up after 5 attempts: an internal error (the full error is in the logs)"},
-		{name: "public message of the reconciler", err: worker.Permanent(worker.Public(secretError, "the cache is unreachable")), attempt: 1,
+		{name: "public message of the reconciler", err: worker.Permanent(worker.Public(errSecret, "the cache is unreachable")), attempt: 1,
 			want: worker.OutcomeFailed, wantTitle: "Failed: the cache is unreachable (the full error is in the logs)"},
 		{name: "GitHub's answer, by its status", attempt: 1, want: worker.OutcomeFailed,
 			setup: func(e *env) {
@@ -94,10 +94,10 @@ func TestPublicReason(t *testing.T) {
 		want string
 	}{
 		{nil, "no error"},
-		{secretError, "an internal error"},
-		{worker.Public(secretError, "the cache is unreachable"), "the cache is unreachable"},
-		{fmt.Errorf("outer: %w", worker.Public(worker.Transient(secretError), "inner")), "inner"},
-		{worker.Public(worker.Public(secretError, "inner"), "outer"), "outer"},
+		{errSecret, "an internal error"},
+		{worker.Public(errSecret, "the cache is unreachable"), "the cache is unreachable"},
+		{fmt.Errorf("outer: %w", worker.Public(worker.Transient(errSecret), "inner")), "inner"},
+		{worker.Public(worker.Public(errSecret, "inner"), "outer"), "outer"},
 		{fmt.Errorf("read: %w", &github.ErrorResponse{Response: resp(502), Message: "Server Error at internal-host"}), "GitHub answered 502 Bad Gateway"},
 		{&github.RateLimitError{Response: resp(403), Message: "API rate limit exceeded for installation 42"}, "GitHub's API rate limit is used up"},
 		{&github.AbuseRateLimitError{Response: resp(403), Message: "secondary"}, "GitHub's secondary rate limit"},
@@ -113,8 +113,8 @@ func TestPublicReason(t *testing.T) {
 	if got := worker.Public(nil, "x"); got != nil {
 		t.Errorf("Public(nil) = %v", got)
 	}
-	err := worker.Permanent(worker.Public(secretError, "the cache is unreachable"))
-	if worker.IsTransient(err) || !errors.Is(err, secretError) || !strings.Contains(err.Error(), "ghs_s3cr3t") {
+	err := worker.Permanent(worker.Public(errSecret, "the cache is unreachable"))
+	if worker.IsTransient(err) || !errors.Is(err, errSecret) || !strings.Contains(err.Error(), "ghs_s3cr3t") {
 		t.Errorf("Public hides the error from errors.Is, IsTransient or the logs: %v", err)
 	}
 }

@@ -344,7 +344,7 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 	)
 	for {
 		var joinedRerun bool
-		o, err, shared, joinedRerun = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
+		o, shared, joinedRerun, err = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
 			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
 			return r.do()
 		})
@@ -357,7 +357,7 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		// but this one is at its last attempt: it gives up for itself rather than go to the
 		// dead-letter topic with nothing written.
 		cause := err
-		o, err, _, _ = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
+		o, _, _, err = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
 			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
 			return r.giveUp(cause)
 		})

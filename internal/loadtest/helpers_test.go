@@ -220,12 +220,6 @@ func (c *outcomes) record(m *events.Message, o worker.Outcome, err error) {
 	}
 }
 
-func (c *outcomes) ackedCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.acked)
-}
-
 // addPRIn adds PR n of o/repo at head.
 func (e *env) addPRIn(o string, n int, head string) { e.addPR(o, repo, n, head) }
 

@@ -259,7 +259,6 @@ type tokenTransport struct {
 	install *installation // nil: any installation of app
 	mu      sync.Mutex
 	tok     string
-	expires time.Time
 }
 
 func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -378,7 +377,7 @@ func (s *Server) authenticate(r *http.Request, route Route, params map[string]st
 // not expired, not issued in the future (60 s of clock drift allowed).
 func (s *Server) verifyJWT(raw string) (*App, string) {
 	var claims jwt.RegisteredClaims
-	p := jwt.Parser{SkipClaimsValidation: true, ValidMethods: []string{"RS256"}}
+	p := jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithValidMethods([]string{"RS256"}))
 	var app *App
 	_, err := p.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		id, err := strconv.ParseInt(claims.Issuer, 10, 64)

@@ -36,15 +36,14 @@ var (
 
 // runInput is a decoded, schema-valid create or update body.
 type runInput struct {
-	name, headSHA                   *string
-	detailsURL, externalID          *string
-	status, conclusion              *string
-	startedAt, completedAt          *time.Time
-	output                          *outputInput
-	actions                         []*github.CheckRunAction
-	actionsSet                      bool
-	raw                             map[string]json.RawMessage
-	schemaErrors, validationMissing []string
+	name, headSHA          *string
+	detailsURL, externalID *string
+	status, conclusion     *string
+	startedAt, completedAt *time.Time
+	output                 *outputInput
+	actions                []*github.CheckRunAction
+	actionsSet             bool
+	raw                    map[string]json.RawMessage
 }
 
 type outputInput struct {
