@@ -213,9 +213,9 @@ func TestRetryBudgetBoundsRetries(t *testing.T) {
 	if !IsTransient(err) {
 		t.Errorf("err = %v, want transient", err)
 	}
-	if d := time.Since(start); d > 1500*time.Millisecond {
-		t.Errorf("took %v with a 1s budget", d)
-	}
+	// The budget shows in the attempts: the backoff (200 ms doubling, jittered) fits 2 to 5 of
+	// them in 1 s, against 100 failures queued. The time is measured, not asserted.
+	t.Logf("gave up after %v with a 1s budget", time.Since(start))
 	if n := s.count(stubPull); n < 2 || n > 5 {
 		t.Errorf("%d attempts", n)
 	}
@@ -224,18 +224,30 @@ func TestRetryBudgetBoundsRetries(t *testing.T) {
 func TestRetryStopsWithContext(t *testing.T) {
 	s := newStub(t, "")
 	s.install("o", "r", 5)
-	s.failNext(stubPull, 100, http.StatusServiceUnavailable, http.Header{"Retry-After": {"10"}}, `{"message":"down"}`)
-	f := newFactory(t, s, time.Minute)
+	// Retry-After of an hour, within a two-hour budget: only the context can end the wait.
+	s.failNext(stubPull, 100, http.StatusServiceUnavailable, http.Header{"Retry-After": {"3600"}}, `{"message":"down"}`)
+	f := newFactory(t, s, 2*time.Hour)
 	c, _ := f.Client(context.Background(), "o", "r", 5)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
-	_, _, err := c.PullRequests.Get(ctx, "o", "r", 1)
-	if !errors.Is(err, context.DeadlineExceeded) || !IsTransient(err) {
-		t.Errorf("err = %v", err)
+	seen := s.notify(stubPull)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.PullRequests.Get(ctx, "o", "r", 1)
+		done <- err
+	}()
+	<-seen // the first attempt was answered 503: the transport now waits out Retry-After
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !IsTransient(err) {
+			t.Errorf("err = %v, want the cancellation, transient", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Get still waiting a minute after its context was cancelled: it waits out the hour of Retry-After")
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("took %v", d)
+	if n := s.count(stubPull); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
 	}
 }
 
@@ -271,13 +283,13 @@ func TestSecondaryRateLimitBeyondBudget(t *testing.T) {
 	c, _ := f.Client(ctx, "o", "r", 5)
 	start := time.Now()
 	_, _, err := c.PullRequests.Get(ctx, "o", "r", 1)
+	// Waiting out the limit would end in a second, successful attempt: the error and the one
+	// attempt show it was not waited for. The time is measured, not asserted.
 	var are *github.AbuseRateLimitError
 	if !errors.As(err, &are) || !IsTransient(err) {
 		t.Errorf("err = %v (%T), want a transient *github.AbuseRateLimitError", err, err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("waited %v for a limit beyond the budget", d)
-	}
+	t.Logf("gave up after %v on a limit of 60s beyond the budget of 2s", time.Since(start))
 	if s.count(stubPull) != 1 {
 		t.Errorf("sent %d times", s.count(stubPull))
 	}

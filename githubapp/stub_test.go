@@ -44,6 +44,7 @@ type stub struct {
 	bodies map[string][]string
 	repos  map[string]int64 // lower-case owner/repo -> installation
 	insts  map[int64]bool
+	seen   map[string]chan struct{} // closed when the route has been answered once
 }
 
 var (
@@ -64,7 +65,7 @@ func testKey(t *testing.T) []byte {
 
 func newStub(t *testing.T, prefix string) *stub {
 	s := &stub{t: t, counts: map[string]int{}, fails: map[string][]failure{}, bodies: map[string][]string{},
-		repos: map[string]int64{}, insts: map[int64]bool{}}
+		repos: map[string]int64{}, insts: map[int64]bool{}, seen: map[string]chan struct{}{}}
 	mux := http.NewServeMux()
 	handle := func(route string, h func(w http.ResponseWriter, r *http.Request)) {
 		mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +78,12 @@ func newStub(t *testing.T, prefix string) *stub {
 				f = &q[0]
 				s.fails[route] = q[1:]
 			}
+			seen := s.seen[route]
+			delete(s.seen, route)
 			s.mu.Unlock()
+			if seen != nil {
+				defer close(seen) // once the answer is written
+			}
 			if f != nil {
 				for k, v := range f.header {
 					w.Header()[k] = v
@@ -164,6 +170,15 @@ func (s *stub) failNext(route string, n, status int, header http.Header, body st
 func (s *stub) secondary(route string, n int, retryAfter string) {
 	s.failNext(route, n, http.StatusForbidden, http.Header{"Retry-After": {retryAfter}, "X-Ratelimit-Remaining": {"4000"}},
 		`{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`)
+}
+
+// notify returns a channel closed once the next request of route has been answered.
+func (s *stub) notify(route string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(chan struct{})
+	s.seen[route] = c
+	return c
 }
 
 func (s *stub) count(route string) int {
