@@ -63,6 +63,9 @@ func (c *lru) remove(key string) {
 type flights struct {
 	mu    sync.Mutex
 	calls map[string]*flight
+	// onJoin, when set (tests, through export_test.go), is called with the key each time a
+	// caller joins a flight another caller started: joining is otherwise not observable.
+	onJoin func(key string)
 }
 
 type flight struct {
@@ -107,7 +110,11 @@ func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(contex
 		}()
 	}
 	c.waiters++
+	onJoin := g.onJoin
 	g.mu.Unlock()
+	if shared && onJoin != nil {
+		onJoin(key)
+	}
 
 	joinedRerun = shared && c.rerun
 	select {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -113,11 +112,19 @@ func TestRerunWaitsForARunningReconcile(t *testing.T) {
 		return succeed(ctx, req, gh)
 	}
 	e := newEnv(t, c.reconcile)
+	joined := make(chan string, 1)
+	worker.OnJoin(e.w, func(key string) {
+		select {
+		case joined <- key:
+		default: // a later join; the test waits for the first
+		}
+	})
 	plain := make(chan worker.Outcome, 1)
 	go func() { o, _ := e.w.Handle(context.Background(), request("1", 7, sha1, false)); plain <- o }()
 	<-started
 	rerun := make(chan worker.Outcome, 1)
 	go func() { o, _ := e.w.Handle(context.Background(), request("2", 7, sha1, true)); rerun <- o }()
+	<-joined // the rerun is waiting for the plain reconcile
 	select {
 	case o := <-rerun:
 		t.Fatalf("the rerun finished (%s) while the plain reconcile still ran", o)
@@ -153,6 +160,13 @@ func TestJoinerAtLastAttemptGivesUp(t *testing.T) {
 		return nil, worker.Transient(fmt.Errorf("GitHub is having a bad day"))
 	}}
 	e := newEnv(t, c.reconcile)
+	joined := make(chan string, 1)
+	worker.OnJoin(e.w, func(key string) {
+		select {
+		case joined <- key:
+		default: // a later join; the test waits for the first
+		}
+	})
 	first := make(chan worker.Outcome, 1)
 	m1 := request("1", 7, sha1, false)
 	m1.DeliveryAttempt = 1
@@ -162,8 +176,7 @@ func TestJoinerAtLastAttemptGivesUp(t *testing.T) {
 	m2 := request("2", 7, sha1, false)
 	m2.DeliveryAttempt = 5
 	go func() { o, _ := e.w.Handle(context.Background(), m2); last <- o }()
-	// Let the last-attempt delivery join the running flight before it fails.
-	waitJoined(t, e)
+	<-joined // the last-attempt delivery joined the running flight; now it may fail
 	close(release)
 	if o := <-first; o != worker.OutcomeRetry && o != worker.OutcomeSkipped {
 		t.Errorf("first delivery: %s", o)
@@ -214,11 +227,4 @@ func TestPushWaitsForASlot(t *testing.T) {
 			t.Errorf("push answered %d, want 204", code)
 		}
 	}
-}
-
-// waitJoined gives a second delivery time to join the running flight: joining is not
-// observable from outside, and the test checks afterwards that it did (one reconcile).
-func waitJoined(t *testing.T, _ *env) {
-	t.Helper()
-	time.Sleep(300 * time.Millisecond)
 }
