@@ -83,6 +83,7 @@ type config struct {
 	latency         time.Duration
 	maxAge          time.Duration
 	rateLimit       int
+	rateWindow      time.Duration
 	strictCompleted bool
 	tokenTTL        time.Duration
 }
@@ -98,6 +99,10 @@ func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d 
 
 // WithRateLimit sets the hourly primary rate limit of each installation (default 5000).
 func WithRateLimit(n int) Option { return func(c *config) { c.rateLimit = n } }
+
+// WithRateLimitWindow sets how often the primary rate limit resets (default an hour, as on
+// GitHub), so that a test can see a spent budget come back.
+func WithRateLimitWindow(d time.Duration) Option { return func(c *config) { c.rateWindow = d } }
 
 // WithStrictCompleted makes a PATCH that changes the status or conclusion of a completed check run fail with
 // 422, instead of GitHub's observed behaviour of accepting the request and keeping the completed state.
@@ -135,6 +140,7 @@ type Server struct {
 	srv     *httptest.Server
 	cfg     config
 	latency atomic.Int64
+	outage  atomic.Int64 // a status every request gets, 0 for none
 
 	mu            sync.Mutex
 	apps          map[int64]*App
@@ -176,7 +182,7 @@ type bucket struct {
 // NewServer starts a fake GitHub API server with a default App (ID 1). The API is mounted at the root of URL().
 // Call Close when done.
 func NewServer(opts ...Option) *Server {
-	cfg := config{webURL: "https://github.com", rateLimit: 5000, tokenTTL: time.Hour}
+	cfg := config{webURL: "https://github.com", rateLimit: 5000, rateWindow: time.Hour, tokenTTL: time.Hour}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -221,6 +227,10 @@ func (s *Server) URL() string { return s.srv.URL }
 
 // WebURL is the web host used in html_url fields (default "https://github.com").
 func (s *Server) WebURL() string { return s.cfg.webURL }
+
+// SetOutage makes every request, on every route, answer status (a 5xx for an outage) until
+// SetOutage(0). Nothing is applied meanwhile.
+func (s *Server) SetOutage(status int) { s.outage.Store(int64(status)) }
 
 // SetLatency sets a delay added before every response, on every route. A request whose context is cancelled
 // while it waits gets no answer.
@@ -390,6 +400,9 @@ func (s *Server) log(e Request) {
 // It returns the response and the rate-limit headers.
 func (s *Server) handle(r *http.Request, route Route, params map[string]string, entry *Request) (*response, http.Header) {
 	hdr := http.Header{}
+	if st := int(s.outage.Load()); st != 0 {
+		return s.faultResponse(r, route, params, fault{status: st}), hdr
+	}
 	if f, ok := s.takeFault(route); ok {
 		if !f.afterApply {
 			return s.faultResponse(r, route, params, f), hdr
@@ -511,7 +524,7 @@ func (s *Server) bucketFor(m map[int64]*bucket, id int64) *bucket {
 	b := m[id]
 	now := time.Now()
 	if b == nil || now.After(b.reset) {
-		b = &bucket{reset: now.Add(time.Hour).Truncate(time.Second)}
+		b = &bucket{reset: now.Add(s.cfg.rateWindow).Truncate(time.Second)}
 		m[id] = b
 	}
 	return b
@@ -559,7 +572,7 @@ func (s *Server) faultResponse(r *http.Request, route Route, params map[string]s
 	resp.header = http.Header{}
 	resp.header.Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
 	// Rate headers of the caller's bucket, never showing 0 remaining (that would be a primary limit).
-	b := &bucket{reset: time.Now().Add(time.Hour).Truncate(time.Second)}
+	b := &bucket{reset: time.Now().Add(s.cfg.rateWindow).Truncate(time.Second)}
 	if a, errResp := s.authenticate(r, route, params); errResp == nil && a.install != nil {
 		s.mu.Lock()
 		cp := *s.bucketFor(s.installRate, a.install.id)
