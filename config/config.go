@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/prreconciler/prreconciler/events"
 )
 
 // Worker is the environment of cmd/worker. The `env` tag is read by go-envconfig; the `desc`
@@ -106,8 +108,13 @@ func (c *Worker) Validate() error {
 	}
 	if c.Identity == "" {
 		bad("IDENTITY", "is required (the check run name)")
-	} else if len(c.Identity) > 100 || strings.ContainsAny(c.Identity, "<>\n\r") {
-		bad("IDENTITY", "%q must be at most 100 characters without '<', '>' or line breaks", c.Identity)
+	} else if err := events.ValidateIdentity(c.Identity); err != nil {
+		var fe *events.FieldError
+		if errors.As(err, &fe) {
+			bad("IDENTITY", "%q %s", c.Identity, fe.Reason)
+		} else {
+			bad("IDENTITY", "%v", err)
+		}
 	}
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT", "%d is not a TCP port", c.Port)

@@ -267,3 +267,28 @@ func TestFieldErrorTruncatesLongValues(t *testing.T) {
 		t.Errorf("error is %d bytes long: %q", n, err.Error())
 	}
 }
+
+func TestValidateIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		identity, reason string
+	}{
+		{"diff-hygiene", ""},
+		{"My Reconciler (v2)", ""},
+		{strings.Repeat("a", 100), ""},
+		{"", "is empty"},
+		{strings.Repeat("a", 101), "is longer than 100 bytes"},
+		{"a<b", "has '<', '>' or a line break"},
+		{"a-->b", "has '<', '>' or a line break"},
+		{"a\nb", "has '<', '>' or a line break"},
+		{"a\rb", "has '<', '>' or a line break"},
+	} {
+		err := ValidateIdentity(tc.identity)
+		if tc.reason == "" {
+			if err != nil {
+				t.Errorf("ValidateIdentity(%q) = %v", tc.identity, err)
+			}
+			continue
+		}
+		wantFieldError(t, err, "identity", tc.reason)
+	}
+}

@@ -8,9 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	"cloud.google.com/go/compute/metadata"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/events"
@@ -67,7 +65,7 @@ func WithDetailsURL(url string) Option { return func(o *options) { o.detailsURL 
 func WithoutDetailsURL() Option { return WithDetailsURL("") }
 
 // WithProject sets the Google Cloud project and Cloud Run service the details link queries,
-// instead of GOOGLE_CLOUD_PROJECT / K_SERVICE and the metadata server.
+// instead of GOOGLE_CLOUD_PROJECT and K_SERVICE.
 func WithProject(project, service string) Option {
 	return func(o *options) { o.project, o.service = &project, &service }
 }
@@ -90,22 +88,20 @@ type StatusManager[T any] struct {
 	etags      *etagCache
 }
 
-// metadataTimeout bounds the metadata server lookup: it is only tried on Cloud Run, where
-// it answers in milliseconds; elsewhere it must not delay start-up.
-const metadataTimeout = 2 * time.Second
-
 // NewStatusManager creates a new status manager with the given identity
 //
-// The identity is the check run name. The App to trust comes from WithAppID or
-// GITHUB_APP_ID; the Google Cloud project for the details link from WithProject,
-// GOOGLE_CLOUD_PROJECT, or (on Cloud Run only) the metadata server.
+// The identity is the check run name (see events.ValidateIdentity). The App to trust comes
+// from WithAppID or GITHUB_APP_ID; the Google Cloud project for the details link from
+// WithProject, else GOOGLE_CLOUD_PROJECT. The manager asks no metadata server: on Cloud Run
+// without GOOGLE_CLOUD_PROJECT, pass WithProject(cloudlog.Project(ctx, os.Getenv),
+// cloudlog.Service(os.Getenv)), the module's one project lookup (cmd/worker does).
 func NewStatusManager[T any](ctx context.Context, identity string, opts ...Option) (*StatusManager[T], error) {
 	o := options{getenv: os.Getenv}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if identity == "" || len(identity) > 100 || strings.ContainsAny(identity, "<>\r\n") {
-		return nil, fmt.Errorf("statusmanager: identity %q must be 1 to 100 characters without '<', '>' or line breaks", identity)
+	if err := events.ValidateIdentity(identity); err != nil {
+		return nil, fmt.Errorf("statusmanager: %w", err)
 	}
 	sm := &StatusManager[T]{identity: identity, appID: o.appID, readOnly: o.readOnly, detailsURL: o.detailsURL, etags: newETagCache(1024)}
 	if sm.appID == 0 {
@@ -124,14 +120,6 @@ func NewStatusManager[T any](ctx context.Context, identity string, opts ...Optio
 		sm.project, sm.service = *o.project, *o.service
 	} else if sm.detailsURL == nil {
 		sm.project, sm.service = o.getenv("GOOGLE_CLOUD_PROJECT"), o.getenv("K_SERVICE")
-		if sm.project == "" && sm.service != "" {
-			mctx, cancel := context.WithTimeout(ctx, metadataTimeout)
-			// Off GCP the link is simply omitted, so a failed lookup is not an error.
-			if p, err := metadata.ProjectIDWithContext(mctx); err == nil {
-				sm.project = p
-			}
-			cancel()
-		}
 	}
 	return sm, nil
 }
@@ -154,6 +142,7 @@ type Session[T any] struct {
 	floor      int64            // runs with an id up to this are history: never written again
 	stale      bool             // a write failed without an answer: re-read run before the next one
 	externalID string
+	retry      func(error) bool // which failed writes are worth another try; nil: none
 }
 
 // NewSession creates a new reconciliation session for a GitHub resource and SHA. The resource provides owner, repo, and URL (used as key for log filtering). The SHA is the commit to attach check runs to.
@@ -227,6 +216,22 @@ func (s *Session[T]) ResetForRerun() {
 func (s *Session[T]) SetExternalID(id string) {
 	s.mu.Lock()
 	s.externalID = id
+	s.mu.Unlock()
+}
+
+// SetRetry sets the classifier of failed writes worth another try within SetActualState:
+// GitHub's 5xx answers, secondary rate limits, broken connections. Before each retry the
+// session re-reads the run and sends only what GitHub does not hold yet, so a write whose
+// outcome was unknown is not applied twice. Without a classifier a failed write is returned
+// at once (the next write re-reads the run first).
+//
+// The classifier is injected rather than built in so that one classifier serves the whole
+// module: githubapp.IsTransient (or worker.IsTransient, which the worker sets here) knows
+// GitHub's errors and the App's token errors, and this package may import only events and
+// go-github, so it cannot call it itself.
+func (s *Session[T]) SetRetry(transient func(error) bool) {
+	s.mu.Lock()
+	s.retry = transient
 	s.mu.Unlock()
 }
 

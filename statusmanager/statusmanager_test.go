@@ -10,11 +10,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 )
@@ -86,8 +89,12 @@ func newEnvTB(t testing.TB, opts ...statusmanager.Option) *env {
 	return &env{srv: srv, gh: srv.Client(), sm: sm, res: res}
 }
 
+// session is a session of the env's manager that retries what githubapp.IsTransient calls
+// transient, as the worker's sessions do.
 func (e *env) session() *statusmanager.Session[details] {
-	return e.sm.NewSession(e.gh, e.res, sha)
+	s := e.sm.NewSession(e.gh, e.res, sha)
+	s.SetRetry(githubapp.IsTransient)
+	return s
 }
 
 func (e *env) runs(t *testing.T) []githubtest.CheckRun {
@@ -401,6 +408,38 @@ func TestRetriedWriteWritesAnnotationsOnce(t *testing.T) {
 	}
 }
 
+// The session retries only what its classifier calls worth it, and nothing without one.
+func TestWriteRetryClassifier(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		retry     func(error) bool
+		status    int
+		wantErr   bool
+		wantCalls int // requests of the failing route
+	}{
+		{"no classifier: the error at once", nil, 502, true, 1},
+		{"githubapp.IsTransient: a 502 retried", githubapp.IsTransient, 502, false, 2},
+		{"githubapp.IsTransient: a 422 not retried", githubapp.IsTransient, 422, true, 1},
+		{"a classifier that retries nothing", func(error) bool { return false }, 502, true, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			s := e.sm.NewSession(e.gh, e.res, sha)
+			if tt.retry != nil {
+				s.SetRetry(tt.retry)
+			}
+			e.srv.FailNext(githubtest.RouteCreateCheckRun, 1, tt.status)
+			err := s.SetActualState(context.Background(), "Working", inProgress(details{}))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if n := e.srv.Count(githubtest.RouteCreateCheckRun); n != tt.wantCalls {
+				t.Errorf("%d creates, want %d", n, tt.wantCalls)
+			}
+		})
+	}
+}
+
 // A worker that dies between annotation batches leaves an in-progress run; the next attempt
 // continues it and writes only the missing annotations.
 func TestRedoneAttemptContinuesAnnotations(t *testing.T) {
@@ -642,10 +681,12 @@ func TestMarkdownOnPointerReceiver(t *testing.T) {
 	}
 }
 
-// On Cloud Run (K_SERVICE set) without GOOGLE_CLOUD_PROJECT, the project comes from the
-// metadata server.
+// On Cloud Run (K_SERVICE set) without GOOGLE_CLOUD_PROJECT the project is looked up once,
+// by cloudlog.Project, and given with WithProject; the manager itself asks no metadata server.
 func TestDetailsURLProjectFromMetadataServer(t *testing.T) {
+	var hits atomic.Int32
 	md := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
 		if r.Header.Get("Metadata-Flavor") != "Google" || r.URL.Path != "/computeMetadata/v1/project/project-id" {
 			http.NotFound(w, r)
 			return
@@ -654,15 +695,38 @@ func TestDetailsURLProjectFromMetadataServer(t *testing.T) {
 	}))
 	defer md.Close()
 	t.Setenv("GCE_METADATA_HOST", strings.TrimPrefix(md.URL, "http://"))
-	srv := githubtest.NewTestServer(t)
-	srv.AddRepo(owner, repo)
-	sm, err := statusmanager.NewStatusManager[details](context.Background(), identity, statusmanager.WithAppID(srv.App().ID),
-		statusmanager.WithGetenv(func(k string) string { return map[string]string{"K_SERVICE": "worker"}[k] }))
-	must(t, err)
+	cloudRun := func(k string) string {
+		return map[string]string{"K_SERVICE": "worker", "GCE_METADATA_HOST": strings.TrimPrefix(md.URL, "http://")}[k]
+	}
 	res, _ := events.ParseResource("https://github.com/octo-org/hello-world/pull/7")
-	must(t, sm.NewSession(srv.Client(), res, sha).SetActualState(context.Background(), "t", inProgress(details{})))
-	if got, want := srv.CheckRuns(owner, repo, sha)[0].DetailsURL, statusmanager.DetailsURL("meta-proj", "worker", res, sha); got != want {
-		t.Errorf("details URL = %q, want %q", got, want)
+	for _, tt := range []struct {
+		name     string
+		opts     func() []statusmanager.Option
+		wantURL  string
+		wantHits int32
+	}{
+		{"no project given: no link, no lookup", func() []statusmanager.Option {
+			return []statusmanager.Option{statusmanager.WithGetenv(cloudRun)}
+		}, "", 0},
+		{"the project of cloudlog.Project", func() []statusmanager.Option {
+			return []statusmanager.Option{statusmanager.WithProject(cloudlog.Project(context.Background(), cloudRun), cloudlog.Service(cloudRun))}
+		}, statusmanager.DetailsURL("meta-proj", "worker", res, sha), 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hits.Store(0)
+			srv := githubtest.NewTestServer(t)
+			srv.AddRepo(owner, repo)
+			sm, err := statusmanager.NewStatusManager[details](context.Background(), identity,
+				append(tt.opts(), statusmanager.WithAppID(srv.App().ID))...)
+			must(t, err)
+			must(t, sm.NewSession(srv.Client(), res, sha).SetActualState(context.Background(), "t", inProgress(details{})))
+			if got := srv.CheckRuns(owner, repo, sha)[0].DetailsURL; got != tt.wantURL {
+				t.Errorf("details URL = %q, want %q", got, tt.wantURL)
+			}
+			if n := hits.Load(); n != tt.wantHits {
+				t.Errorf("%d metadata requests, want %d", n, tt.wantHits)
+			}
+		})
 	}
 }
 
@@ -692,6 +756,7 @@ func TestWriteAppliedButAnswerLost(t *testing.T) {
 				c := github.NewClient(&http.Client{Transport: rt})
 				c.BaseURL = e.gh.BaseURL
 				s = e.sm.NewSession(c, e.res, sha)
+				s.SetRetry(githubapp.IsTransient)
 				_, err := s.ObservedState(ctx)
 				must(t, err)
 			} else {

@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -135,7 +131,7 @@ func (w *write[T]) run(ctx context.Context) error {
 		// Whatever happens next, the session no longer knows what the run holds.
 		s.stale = true
 		attempt++
-		if attempt >= maxWriteAttempts || !retryable(err) {
+		if attempt >= maxWriteAttempts || !s.retryable(err) {
 			return err
 		}
 		if werr := waitRetry(ctx, err, attempt); werr != nil {
@@ -253,22 +249,10 @@ func (w *write[T]) refresh(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// retryable reports whether a failed write may not have been applied or will succeed later:
-// server errors, secondary rate limits, timeouts and broken connections. Other transport
-// errors (a refused token, a bad certificate) are not: retrying cannot help.
-func retryable(err error) bool {
-	var abuse *github.AbuseRateLimitError
-	if errors.As(err, &abuse) {
-		return true
-	}
-	var er *github.ErrorResponse
-	if errors.As(err, &er) {
-		return er.Response != nil && er.Response.StatusCode >= http.StatusInternalServerError
-	}
-	var op *net.OpError
-	var ne net.Error
-	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+// retryable reports whether a failed write is worth another try, by the classifier given to
+// SetRetry; without one, no write is retried here.
+func (s *Session[T]) retryable(err error) bool {
+	return s.retry != nil && s.retry(err)
 }
 
 func waitRetry(ctx context.Context, err error, attempt int) error {

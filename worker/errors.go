@@ -1,11 +1,9 @@
 package worker
 
 import (
-	"context"
 	"errors"
 
 	"github.com/prreconciler/prreconciler/githubapp"
-	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
 // classified marks an error as transient or permanent, overriding IsTransient's guess.
@@ -36,22 +34,15 @@ func Permanent(err error) error {
 }
 
 // IsTransient reports whether err is worth a retry. The outermost Transient or Permanent mark
-// decides; an unmarked error is transient when it is a deadline or a cancellation, or when
-// githubapp.IsTransient says so (GitHub 5xx, 408, 429, rate limits, network failures); the
-// statusmanager's ErrInvalidStatus and ErrStatusTooLarge and everything else are permanent.
+// decides; an unmarked error is classified by githubapp.IsTransient, the module's one
+// classifier of failures (GitHub 5xx, 408, 429, rate limits, deadlines and cancellations,
+// network failures are transient; the rest, the statusmanager's ErrInvalidStatus and
+// ErrStatusTooLarge among them, permanent). The worker gives it to every status session
+// (statusmanager.Session.SetRetry), so a status write is retried on the same terms.
 func IsTransient(err error) bool {
-	if err == nil {
-		return false
-	}
 	var c *classified
 	if errors.As(err, &c) {
 		return c.transient
-	}
-	if errors.Is(err, statusmanager.ErrInvalidStatus) || errors.Is(err, statusmanager.ErrStatusTooLarge) {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
 	}
 	return githubapp.IsTransient(err)
 }

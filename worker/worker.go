@@ -44,10 +44,21 @@ type ClientFactory interface {
 	Client(ctx context.Context, owner, repo string, installationID int64) (*github.Client, error)
 }
 
+// Admitter admits a reconcile by its installation's GitHub budget before anything is sent;
+// *githubapp.Factory implements it. When a Worker's Clients implements it, a commit is
+// started (its in_progress run created) only when the budget covers finishing it: otherwise
+// the message is nacked before any request, and the refusal, transient, says when the budget
+// returns.
+type Admitter interface {
+	Admit(ctx context.Context, owner, repo string, installationID int64, cost int) (release func(), err error)
+}
+
 // Outcome is what became of one message (or one request of it).
 type Outcome string
 
-// The outcomes of DESIGN.md's table; Ack tells which of them ack the message.
+// The outcomes of one message: what became of its check run and whether it is acked (Ack
+// tells which ack it; the others nack it, so that Pub/Sub delivers it again or, after its
+// last attempt, moves it to the dead-letter topic).
 const (
 	// OutcomeReconciled: the check run was completed with the reconciler's conclusion. Ack.
 	OutcomeReconciled Outcome = "reconciled"
@@ -85,6 +96,12 @@ const (
 	DefaultGitHubTimeout = time.Minute
 	// DefaultMemory is the number of entries of each in-memory map.
 	DefaultMemory = 10000
+	// StatusCost is the rate-limit points of a reconcile's status reads and writes: the
+	// read of the commit's runs, the in_progress write and the completed write (annotations
+	// beyond the first 50 cost one more point per 50).
+	StatusCost = 3
+	// DefaultReconcilerCost is what a reconciler is assumed to spend when Worker.Cost is nil.
+	DefaultReconcilerCost = 5
 	// DefaultAckDeadline is Pub/Sub's largest ack deadline, which a push subscription to
 	// Cloud Run should have.
 	DefaultAckDeadline = 10 * time.Minute
@@ -133,6 +150,10 @@ type Worker[T any] struct {
 	// attempt a transient failure completes the run as failed and the message is acked. 0
 	// means never give up (the message is nacked until the subscription drops it).
 	MaxDeliveryAttempts int
+	// Cost, when set, estimates the rate-limit points the reconciler spends on req (its reads
+	// and writes of GitHub), for the admission by budget (see Admitter); nil means
+	// DefaultReconcilerCost. StatusCost is added to it.
+	Cost func(req *events.Request) int
 	// Memory bounds the in-memory map of delivery attempts per message id (kept when the
 	// message carries none); 0 means DefaultMemory entries.
 	Memory int
@@ -209,6 +230,15 @@ func (w *Worker[T]) Validate() error {
 	return nil
 }
 
+// cost is the rate-limit points a reconcile of req is admitted for.
+func (w *Worker[T]) cost(req *events.Request) int {
+	c := DefaultReconcilerCost
+	if w.Cost != nil {
+		c = max(w.Cost(req), 0)
+	}
+	return StatusCost + c
+}
+
 func (w *Worker[T]) githubTimeout() time.Duration {
 	if w.GitHubTimeout > 0 {
 		return w.GitHubTimeout
@@ -236,7 +266,8 @@ func messageKey(m *events.Message) string {
 }
 
 // Handle processes one message and returns its outcome; the message may be acked exactly when
-// the outcome's Ack is true. This is the one place the outcomes table of DESIGN.md lives; both
+// the outcome's Ack is true. It is the one place where the outcome of a message is decided
+// (the Outcome constants say what each does to the check run and the message); both
 // transports call it. The error explains a failed, retried, abandoned or invalid message.
 //
 // A message that decodes into several requests is acked only when every request was: the
@@ -420,7 +451,17 @@ func (r *run[T]) do() (Outcome, error) {
 		}
 		return OutcomeFailed, err
 	}
+	if a, ok := r.w.Clients.(Admitter); ok {
+		release, err := a.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, r.w.cost(req))
+		if err != nil {
+			// Nothing sent, nothing written: the message comes back after the backoff.
+			r.log.Warn("not started, GitHub's budget does not allow it: " + err.Error())
+			return OutcomeRetry, Transient(fmt.Errorf("admission: %w", err))
+		}
+		defer release()
+	}
 	r.session = r.w.Manager.NewSession(gh, &req.Resource, req.SHA)
+	r.session.SetRetry(IsTransient)
 
 	ctx, cancel := r.github()
 	st, err := r.session.ObservedState(ctx)
@@ -493,6 +534,7 @@ func (r *run[T]) giveUp(cause error) (Outcome, error) {
 		return OutcomeRetry, errors.Join(cause, err)
 	}
 	r.session = r.w.Manager.NewSession(gh, &req.Resource, req.SHA)
+	r.session.SetRetry(IsTransient)
 	ctx, cancel := r.github()
 	st, err := r.session.ObservedState(ctx)
 	cancel()
