@@ -195,10 +195,8 @@ func (c *Worker) Validate() error {
 	if c.MaxFileLines < 1 {
 		bad("HYGIENE_MAX_FILE_LINES", "must be at least 1")
 	}
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warn", "warning", "error":
-	default:
-		bad("LOG_LEVEL", "%q is not debug, info, warn or error", c.LogLevel)
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		bad("LOG_LEVEL", "%v", err)
 	}
 	switch strings.ToLower(c.LogDestination) {
 	case "", "auto", "stdout", "api": // "": a Worker built in code, auto

@@ -56,3 +56,16 @@ func ExampleRetryWindow() {
 	// 10 40m30s
 	// 15 1h30m30s
 }
+
+func ExampleParseLogLevel() {
+	for _, s := range []string{"debug", "INFO", "warning", "error", "verbose"} {
+		l, err := config.ParseLogLevel(s)
+		fmt.Println(l, err)
+	}
+	// Output:
+	// DEBUG <nil>
+	// INFO <nil>
+	// WARN <nil>
+	// ERROR <nil>
+	// INFO "verbose" is not debug, info, warn or error
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 
 	"google.golang.org/api/option"
 
@@ -12,17 +11,10 @@ import (
 	"github.com/prreconciler/prreconciler/config"
 )
 
-// logLevel returns the slog level of LOG_LEVEL (validated by config).
+// logLevel returns the slog level of LOG_LEVEL (validated by config, which parses it).
 func logLevel(level string) slog.Level {
-	switch strings.ToLower(level) {
-	case "debug":
-		return slog.LevelDebug
-	case "warn", "warning":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
+	l, _ := config.ParseLogLevel(level)
+	return l
 }
 
 // newLogger returns a logger writing Cloud Logging JSON lines on w.
