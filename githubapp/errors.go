@@ -17,7 +17,7 @@ import (
 
 // IsTransient reports whether an error from GitHub is worth retrying later, as opposed to permanent.
 //
-// Transient: 5xx, 408 and 429 answers; primary (*github.RateLimitError) and secondary
+// Transient: a reconcile not admitted (*BudgetError); 5xx, 408 and 429 answers; primary (*github.RateLimitError) and secondary
 // (*github.AbuseRateLimitError, or a 403 whose message says "secondary rate limit") rate limits;
 // 202 Accepted (*github.AcceptedError, GitHub is still computing); context deadlines and
 // cancellations (the work was cut short, not refused); timeouts, refused, reset and closed
@@ -30,6 +30,10 @@ func IsTransient(err error) bool {
 		return false
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var be *BudgetError
+	if errors.As(err, &be) {
 		return true
 	}
 	var rle *github.RateLimitError

@@ -41,6 +41,12 @@ type Options struct {
 	Transport http.RoundTripper
 	// Logger receives retry, rate-limit and installation lookup records; nil discards them.
 	Logger *slog.Logger
+	// BudgetReserve is the rate-limit points Admit keeps back for runs already started; 0
+	// means DefaultBudgetReserve, a negative value none.
+	BudgetReserve int
+	// ResetJitter bounds the random delay after a rate-limit reset or a pause before this
+	// Factory admits work again; 0 means DefaultResetJitter, a negative value none.
+	ResetJitter time.Duration
 }
 
 // Factory hands out go-github clients authenticated as installations of one GitHub App.
@@ -61,6 +67,7 @@ type Factory struct {
 	tokens  map[int64]*ghinstallation.Transport // installation id -> its token transport
 	repos   map[string]int64                    // lower-case "owner/repo" -> installation id
 	lookups singleflight.Group
+	limits  *limits
 }
 
 // New returns a Factory for the App appID with the PEM-encoded RSA private key (PKCS#1 or PKCS#8).
@@ -109,6 +116,14 @@ func New(appID int64, privateKeyPEM []byte, opts Options) (*Factory, error) {
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
+	reserve, jitter := opts.BudgetReserve, opts.ResetJitter
+	if reserve == 0 {
+		reserve = DefaultBudgetReserve
+	}
+	if jitter == 0 {
+		jitter = DefaultResetJitter
+	}
+	f.limits = newLimits(max(reserve, 0), max(jitter, 0))
 	return f, nil
 }
 

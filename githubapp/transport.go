@@ -48,7 +48,12 @@ import (
 //     long wait may need a refreshed one.
 func (f *Factory) stack(auth http.RoundTripper, who string) http.RoundTripper {
 	log := f.log.With("github_client", who)
-	retry := &retryTransport{next: auth, budget: f.budget, log: log}
+	next := auth
+	if ia, ok := auth.(*installationAuth); ok {
+		// Every attempt's answer tells the installation's budget (see Admit).
+		next = &observeTransport{next: auth, limits: f.limits, id: ia.id.Load}
+	}
+	retry := &retryTransport{next: next, budget: f.budget, log: log}
 	secondary := github_ratelimit.NewSecondaryLimiter(retry,
 		github_secondary_ratelimit.WithLimitDetectedCallback(func(c *github_secondary_ratelimit.CallbackContext) {
 			log.Warn("GitHub secondary rate limit: waiting before re-sending",
