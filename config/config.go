@@ -43,6 +43,8 @@ type Worker struct {
 	RetryMaxBackoff     time.Duration `env:"RETRY_MAXIMUM_BACKOFF, default=600s" desc:"the subscription retry policy's maximum_backoff (for the retry window check)"`
 	MinRetryWindow      time.Duration `env:"MIN_RETRY_WINDOW, default=1h" desc:"refuse to start when the redeliveries of MAX_DELIVERY_ATTEMPTS with the retry policy span less than this (GitHub's rate limit resets hourly); 0 turns the check off"`
 	RetryBudget         time.Duration `env:"GITHUB_RETRY_BUDGET, default=30s" desc:"how long one GitHub request may wait on secondary rate limits and 5xx retries; beyond it the message is nacked and comes back later"`
+	BudgetReserve       int           `env:"GITHUB_BUDGET_RESERVE, default=10" desc:"rate-limit points kept back when admitting a commit, for runs already started; a commit starts only when its installation's known budget covers its cost and this"`
+	ResetJitter         time.Duration `env:"GITHUB_RESET_JITTER, default=30s" desc:"after GitHub's rate limit resets (or a pause it asked for ends), each instance waits a random delay up to this before starting new work, so instances do not stampede"`
 	RelayTypePrefix     string        `env:"RELAY_TYPE_PREFIX, default=dev.chainguard.github" desc:"CloudEvents type prefix of the webhook relay"`
 
 	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience (deployments not behind Cloud Run's IAM check)"`
@@ -182,6 +184,12 @@ func (c *Worker) Validate() error {
 	}
 	if c.RetryBudget < 0 {
 		bad("GITHUB_RETRY_BUDGET", "must not be negative")
+	}
+	if c.BudgetReserve < 0 {
+		bad("GITHUB_BUDGET_RESERVE", "must not be negative")
+	}
+	if c.ResetJitter < 0 || c.ResetJitter > 10*time.Minute {
+		bad("GITHUB_RESET_JITTER", "%s must be between 0s and 10m", c.ResetJitter)
 	}
 	if c.RelayTypePrefix == "" {
 		bad("RELAY_TYPE_PREFIX", "must not be empty")

@@ -110,6 +110,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"HYGIENE_MAX_FILE_LINES": "300", "LOG_LEVEL": "debug", "LOG_DESTINATION": "api",
 		"INTAKE_SUBSCRIPTION": "projects/relay-proj/subscriptions/intake", "RECONCILE_TOPIC": "reconcile", "ACK_DEADLINE": "5m",
 		"RETRY_MINIMUM_BACKOFF": "60s", "RETRY_MAXIMUM_BACKOFF": "300s", "MIN_RETRY_WINDOW": "30m",
+		"GITHUB_BUDGET_RESERVE": "25", "GITHUB_RESET_JITTER": "5s",
 	}
 	for _, name := range readmeVariables(t) {
 		if _, ok := values[name]; !ok {
@@ -128,6 +129,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		PushServiceAccount: "push@my-proj.iam.gserviceaccount.com", MaxFileBytes: 2048, MaxFileLines: 300, LogLevel: "debug",
 		LogDestination: "api", IntakeSubscription: "projects/relay-proj/subscriptions/intake", ReconcileTopic: "reconcile",
 		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
+		BudgetReserve: 25, ResetJitter: 5 * time.Second,
 	}
 	if *cfg != want {
 		t.Errorf("loaded %+v\nwant %+v", *cfg, want)

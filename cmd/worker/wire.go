@@ -23,7 +23,16 @@ func newWorker(ctx context.Context, cfg *config.Worker, project, service string,
 	if err != nil {
 		return nil, err
 	}
-	clients, err := githubapp.New(cfg.AppID, key, githubapp.Options{BaseURL: cfg.APIURL, RetryBudget: cfg.RetryBudget, Logger: logger})
+	// The configuration's 0 means none; githubapp's zero value means its default.
+	reserve, jitter := cfg.BudgetReserve, cfg.ResetJitter
+	if reserve == 0 {
+		reserve = -1
+	}
+	if jitter == 0 {
+		jitter = -1
+	}
+	clients, err := githubapp.New(cfg.AppID, key, githubapp.Options{BaseURL: cfg.APIURL, RetryBudget: cfg.RetryBudget, Logger: logger,
+		BudgetReserve: reserve, ResetJitter: jitter})
 	if err != nil {
 		return nil, fmt.Errorf("github app: %w", err)
 	}
@@ -33,13 +42,16 @@ func newWorker(ctx context.Context, cfg *config.Worker, project, service string,
 		return nil, err
 	}
 	return &worker.Worker[hygiene.Details]{
-		Manager:             sm,
-		Clients:             clients,
-		Reconcile:           hygieneReconciler(hygiene.Options{MaxFileBytes: cfg.MaxFileBytes, MaxFileLines: cfg.MaxFileLines}),
-		Decoder:             &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity},
-		Logger:              logger,
-		Timeout:             cfg.ReconcileTimeout,
-		AckDeadline:         cfg.AckDeadline,
+		Manager:     sm,
+		Clients:     clients,
+		Reconcile:   hygieneReconciler(hygiene.Options{MaxFileBytes: cfg.MaxFileBytes, MaxFileLines: cfg.MaxFileLines}),
+		Decoder:     &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity},
+		Logger:      logger,
+		Timeout:     cfg.ReconcileTimeout,
+		AckDeadline: cfg.AckDeadline,
+		// Diff hygiene reads the PR's head twice and its files, 100 a page: 3 points for up
+		// to 100 files (each further 100 is one more, which the budget reserve absorbs).
+		Cost:                func(*events.Request) int { return 3 },
 		MaxDeliveryAttempts: cfg.MaxDeliveryAttempts,
 	}, nil
 }
