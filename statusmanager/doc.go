@@ -11,7 +11,15 @@
 //
 // Details may implement Markdown() string to render the visible summary, and Annotated to
 // attach annotations to lines of the pull request's files; the summary is cut to GitHub's
-// 65,535-byte limit and annotations are written 50 a request, each exactly once.
+// 65,535-byte limit and annotations are written 50 a request, each exactly once. The
+// Markdown is rendered only for a completed status: a queued or in-progress run shows
+// ProgressMarkdown of its title. A panic in either method fails the write with a *PanicError
+// instead of crashing the caller. StatusQueued, StatusInProgress, StatusCompleted and the
+// Conclusion constants name the values GitHub accepts.
+//
+// The API is built on go-github v60 (github.com/google/go-github/v60): *github.Client and
+// *github.CheckRunAnnotation appear in it, so go-github's major version is part of this
+// package's API and stays at v60 (it has github.String, not github.Ptr).
 //
 // The package github.com/prreconciler/prreconciler/statusmanager/githubtest is an in-process
 // fake of the GitHub API for testing reconcilers built on this package.

@@ -675,7 +675,8 @@ func TestMarkdownOnPointerReceiver(t *testing.T) {
 	sm, err := statusmanager.NewStatusManager[ptrDetails](context.Background(), identity, statusmanager.WithAppID(srv.App().ID))
 	must(t, err)
 	res, _ := events.ParseResource("https://github.com/octo-org/hello-world/pull/7")
-	must(t, sm.NewSession(srv.Client(), res, sha).SetActualState(context.Background(), "t", &statusmanager.Status[ptrDetails]{Status: "queued", Details: ptrDetails{N: 3}}))
+	must(t, sm.NewSession(srv.Client(), res, sha).SetActualState(context.Background(), "t",
+		&statusmanager.Status[ptrDetails]{Status: statusmanager.StatusCompleted, Conclusion: statusmanager.ConclusionSuccess, Details: ptrDetails{N: 3}}))
 	if s := srv.CheckRuns(owner, repo, sha)[0].Summary; !strings.HasPrefix(s, "pointer receiver 3") {
 		t.Errorf("summary = %q", s)
 	}

@@ -14,16 +14,10 @@ import (
 // are written by further updates, which GitHub appends.
 const MaxAnnotationsPerRequest = 50
 
-const (
-	statusQueued     = "queued"
-	statusInProgress = "in_progress"
-	statusCompleted  = "completed"
-)
-
 // settableConclusions are the conclusions an App may set; "stale" is GitHub's alone.
 var settableConclusions = map[string]bool{
-	"action_required": true, "cancelled": true, "failure": true, "neutral": true,
-	"success": true, "skipped": true, "timed_out": true,
+	ConclusionActionRequired: true, ConclusionCancelled: true, ConclusionFailure: true, ConclusionNeutral: true,
+	ConclusionSuccess: true, ConclusionSkipped: true, ConclusionTimedOut: true,
 }
 
 // Write retries: a 5xx or a broken connection leaves it unknown whether GitHub applied the
@@ -42,8 +36,11 @@ const (
 // When the details implement Annotated, Annotations() is the complete list for the run: each
 // write appends only the annotations beyond those the run already has, 50 a request, so every
 // annotation is written once even when a write is retried or a crashed attempt is redone.
-// The status is validated before any request; errors wrapping ErrInvalidStatus or
-// ErrStatusTooLarge are permanent.
+// The summary shows the details' Markdown only when the status is completed; a queued or
+// in-progress run shows ProgressMarkdown(title) instead, so a run never displays results it
+// does not have yet. A panic in the details' Markdown or Annotations method is recovered and
+// returned as a *PanicError. The status is validated before any request; errors wrapping
+// ErrInvalidStatus (a *PanicError among them) or ErrStatusTooLarge are permanent.
 func (s *Session[T]) SetActualState(ctx context.Context, title string, status *Status[T]) error {
 	if s.sm.readOnly {
 		return ErrReadOnly
@@ -56,14 +53,24 @@ func (s *Session[T]) SetActualState(ctx context.Context, title string, status *S
 	if err := validateStatus(&st); err != nil {
 		return err
 	}
-	anns := annotationsOf(&st.Details)
+	anns, err := annotationsOf(&st.Details)
+	if err != nil {
+		return err
+	}
 	if err := validateAnnotations(anns); err != nil {
 		return err
 	}
 	if title == "" {
 		title = s.sm.identity
 	}
-	markdown := markdownOf(&st.Details)
+	// The details' Markdown is what the run found: shown once it is completed, never while
+	// it is still in progress.
+	markdown := ProgressMarkdown(title)
+	if st.Status == StatusCompleted {
+		if markdown, err = markdownOf(&st.Details); err != nil {
+			return err
+		}
+	}
 	final, err := s.summary(markdown, &st)
 	if err != nil {
 		return err
@@ -71,10 +78,10 @@ func (s *Session[T]) SetActualState(ctx context.Context, title string, status *S
 	// Batches before the last one keep the run open, so a crash between them leaves a run
 	// that the next attempt continues instead of one that is completed without them.
 	interim := final
-	if st.Status == statusCompleted && len(anns) > MaxAnnotationsPerRequest {
+	if st.Status == StatusCompleted && len(anns) > MaxAnnotationsPerRequest {
 		open := st
-		open.Status, open.Conclusion = statusInProgress, ""
-		if interim, err = s.summary(markdown, &open); err != nil {
+		open.Status, open.Conclusion = StatusInProgress, ""
+		if interim, err = s.summary(ProgressMarkdown(title), &open); err != nil {
 			return err
 		}
 	}
@@ -152,7 +159,7 @@ func (w *write[T]) retire() {
 	if s.run == nil {
 		return
 	}
-	if s.run.GetStatus() == statusCompleted {
+	if s.run.GetStatus() == StatusCompleted {
 		s.floor = max(s.floor, s.run.GetID())
 	}
 	if s.run.GetID() <= s.floor {
@@ -173,9 +180,9 @@ func (w *write[T]) step(ctx context.Context) (bool, error) {
 	batch := pending[:min(len(pending), MaxAnnotationsPerRequest)]
 	stat, concl, summary := w.status.Status, w.status.Conclusion, w.final
 	if !last {
-		stat, concl, summary = statusInProgress, "", w.interim
-		if w.status.Status == statusQueued {
-			stat = statusQueued
+		stat, concl, summary = StatusInProgress, "", w.interim
+		if w.status.Status == StatusQueued {
+			stat = StatusQueued
 		}
 	}
 	out := &github.CheckRunOutput{Title: github.String(w.title), Summary: github.String(summary), Annotations: batch}
@@ -236,12 +243,12 @@ func (w *write[T]) refresh(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	s.run, s.stale = run, false
-	if run != nil && run.GetStatus() == statusCompleted && w.status.Status == statusCompleted &&
+	if run != nil && run.GetStatus() == StatusCompleted && w.status.Status == StatusCompleted &&
 		run.GetConclusion() == w.status.Conclusion && run.GetOutput().GetAnnotationsCount() >= len(w.anns) {
 		// Only a final request completes a run: if the run carries this write's status (read
 		// from the marker, not compared byte for byte, in case GitHub normalises the text),
 		// the final request landed.
-		if st := s.sm.statusOf(run); st != nil && st.Status == statusCompleted && st.Conclusion == w.status.Conclusion && st.ObservedGeneration == s.sha {
+		if st := s.sm.statusOf(run); st != nil && st.Status == StatusCompleted && st.Conclusion == w.status.Conclusion && st.ObservedGeneration == s.sha {
 			return true, nil
 		}
 	}
@@ -276,11 +283,11 @@ func waitRetry(ctx context.Context, err error, attempt int) error {
 
 func validateStatus[T any](st *Status[T]) error {
 	switch st.Status {
-	case statusQueued, statusInProgress:
+	case StatusQueued, StatusInProgress:
 		if st.Conclusion != "" {
 			return fmt.Errorf("%w: conclusion %q is only allowed when status is completed, not %q", ErrInvalidStatus, st.Conclusion, st.Status)
 		}
-	case statusCompleted:
+	case StatusCompleted:
 		if st.Conclusion == "" {
 			return fmt.Errorf("%w: status completed needs a conclusion", ErrInvalidStatus)
 		}
@@ -318,28 +325,6 @@ func validateAnnotations(anns []*github.CheckRunAnnotation) error {
 		case (a.StartColumn != nil || a.EndColumn != nil) && a.GetStartLine() != a.GetEndLine():
 			return bad("columns are only allowed on single-line annotations")
 		}
-	}
-	return nil
-}
-
-// markdownOf and annotationsOf accept methods on T or on *T, so details types work either way.
-func markdownOf[T any](details *T) string {
-	type markdowner interface{ Markdown() string }
-	if m, ok := any(*details).(markdowner); ok {
-		return m.Markdown()
-	}
-	if m, ok := any(details).(markdowner); ok {
-		return m.Markdown()
-	}
-	return ""
-}
-
-func annotationsOf[T any](details *T) []*github.CheckRunAnnotation {
-	if a, ok := any(*details).(Annotated); ok {
-		return a.Annotations()
-	}
-	if a, ok := any(details).(Annotated); ok {
-		return a.Annotations()
 	}
 	return nil
 }
