@@ -19,6 +19,7 @@ import (
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubapp"
+	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
@@ -26,11 +27,7 @@ import (
 )
 
 // TestMain stops the emulator the end-to-end tests share.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pubsubemu.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pubsubemu.Run(m)) }
 
 // waitTimeout bounds every wait of the end-to-end tests; they assert no durations.
 const waitTimeout = 90 * time.Second
@@ -109,7 +106,7 @@ func newE2E(t *testing.T, project string) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &syncBuffer{}
+	buf := &logbuf.Buffer{}
 	a := newAnswers()
 	c := &counter{}
 	w := &worker.Worker[notes]{

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
@@ -60,30 +60,12 @@ func (f fakeClients) Client(context.Context, string, string, int64) (*github.Cli
 	return f.s.Client(), nil
 }
 
-// syncBuffer is a log sink shared by concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // env is a GitHub fake with one PR, a status manager and a worker around a reconciler.
 type env struct {
 	t   *testing.T
 	gh  *githubtest.Server
 	w   *worker.Worker[notes]
-	log *syncBuffer
+	log *logbuf.Buffer
 }
 
 func newEnv(t *testing.T, rec worker.Reconciler[notes]) *env {
@@ -97,7 +79,7 @@ func newEnv(t *testing.T, rec worker.Reconciler[notes]) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &syncBuffer{}
+	buf := &logbuf.Buffer{}
 	w := &worker.Worker[notes]{
 		Manager:             sm,
 		Clients:             fakeClients{gh},

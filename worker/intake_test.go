@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/worker"
 )
 
@@ -104,7 +105,7 @@ func (e *pstestEnv) receive(t *testing.T, n int) []*pubsub.Message {
 
 func TestIntakeForwardsEachRequestWithItsOrderingKey(t *testing.T) {
 	ps := newPstest(t, true)
-	var buf syncBuffer
+	var buf logbuf.Buffer
 	in := &worker.Intake{Publisher: ps.publisher(t), Decoder: &events.Decoder{AppID: 1},
 		Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/hygiene"
+	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
@@ -151,7 +152,7 @@ func TestDetailsLinkSelectsExactlyTheAPIEntriesOfItsRequest(t *testing.T) {
 			f := newDetailsFixture(t, tt.dest)
 			f.cfg.Project = "my-proj"
 			fake := cloudlogtest.NewTestServer(t)
-			var stdout syncBuffer
+			var stdout logbuf.Buffer
 			logs, err := newLogging(ctx, f.cfg, loggingEnv(tt.vars, false, true), &stdout, fake.ClientOptions()...)
 			if err != nil {
 				t.Fatal(err)
@@ -165,8 +166,8 @@ func TestDetailsLinkSelectsExactlyTheAPIEntriesOfItsRequest(t *testing.T) {
 			}
 			f.handleInterleaved(t, w)
 			closeLogging(logs)
-			if logs.Dropped() != 0 || stdout.b.Len() != 0 {
-				t.Fatalf("dropped %d; stdout %q", logs.Dropped(), stdout.b.String())
+			if logs.Dropped() != 0 || stdout.Len() != 0 {
+				t.Fatalf("dropped %d; stdout %q", logs.Dropped(), stdout.String())
 			}
 			entries := fake.Entries()
 			for _, e := range entries {
@@ -217,7 +218,7 @@ func TestLoggingOutageLeavesReconcilesUnaffected(t *testing.T) {
 			f.cfg.Project = "my-proj"
 			fake := cloudlogtest.NewTestServer(t)
 			tt.outage(fake)
-			var stdout syncBuffer
+			var stdout logbuf.Buffer
 			logs, err := newLogging(ctx, f.cfg, loggingEnv(nil, false, true), &stdout, fake.ClientOptions()...)
 			if err != nil {
 				t.Fatal(err)
@@ -244,10 +245,10 @@ func TestLoggingOutageLeavesReconcilesUnaffected(t *testing.T) {
 			if len(fake.Entries()) != 0 || logs.Dropped() == 0 {
 				t.Fatalf("stored %d, dropped %d", len(fake.Entries()), logs.Dropped())
 			}
-			lines := strings.Split(strings.TrimSpace(stdout.b.String()), "\n")
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 			var last map[string]any
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
-				t.Fatalf("stdout %q: %v", stdout.b.String(), err)
+				t.Fatalf("stdout %q: %v", stdout.String(), err)
 			}
 			if last["message"] != "cloud logging dropped entries" || last["dropped"] != float64(logs.Dropped()) {
 				t.Errorf("last stdout record %v, want the report of %d dropped entries", last, logs.Dropped())
@@ -277,7 +278,7 @@ func TestLogDestinationAuto(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := cloudlogtest.NewTestServer(t)
 			cfg := &config.Worker{Identity: "diff-hygiene", LogLevel: "info", LogDestination: "auto"}
-			var stdout syncBuffer
+			var stdout logbuf.Buffer
 			logs, err := newLogging(context.Background(), cfg, loggingEnv(tt.vars, tt.onGCE, tt.creds), &stdout, fake.ClientOptions()...)
 			if err != nil {
 				t.Fatal(err)
@@ -287,14 +288,14 @@ func TestLogDestinationAuto(t *testing.T) {
 				t.Fatalf("picked %+v, want %s", logs.Choice(), tt.want)
 			}
 			if tt.want == cloudlog.API {
-				if logs.Choice().Project != "cred-proj" || len(fake.Entries()) != 1 || stdout.b.Len() != 0 {
-					t.Errorf("project %q, %d entries, stdout %q", logs.Choice().Project, len(fake.Entries()), stdout.b.String())
+				if logs.Choice().Project != "cred-proj" || len(fake.Entries()) != 1 || stdout.Len() != 0 {
+					t.Errorf("project %q, %d entries, stdout %q", logs.Choice().Project, len(fake.Entries()), stdout.String())
 				}
 				return
 			}
 			var rec map[string]any
-			if err := json.Unmarshal(stdout.b.Bytes(), &rec); err != nil {
-				t.Fatalf("stdout %q: %v", stdout.b.String(), err)
+			if err := json.Unmarshal([]byte(stdout.String()), &rec); err != nil {
+				t.Fatalf("stdout %q: %v", stdout.String(), err)
 			}
 			if rec["severity"] != tt.severity || !strings.Contains(rec["reason"].(string), tt.reasonHas) || fake.Requests() != 0 {
 				t.Errorf("stdout record %v, want %s saying %q; %d API writes", rec, tt.severity, tt.reasonHas, fake.Requests())

@@ -2,32 +2,20 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
 
 // matches evaluates the label terms of a Cloud Logging query (one `labels.k="v"` per line) on
 // a record's labels; resource.* terms describe where the records come from (the Cloud Run
@@ -79,7 +67,7 @@ func TestDetailsLinkSelectsExactlyTheRecordsOfItsRequest(t *testing.T) {
 	cfg := &config.Worker{AppID: gh.App().ID, PrivateKey: string(gh.App().PrivateKeyPEM), APIURL: gh.URL() + "/", Identity: "diff-hygiene",
 		MaxInFlight: 2, ReconcileTimeout: time.Minute, MaxDeliveryAttempts: 5, RetryBudget: time.Second, RelayTypePrefix: events.DefaultTypePrefix,
 		MaxFileBytes: 1 << 20, MaxFileLines: 1000, Port: 8080, LogLevel: "debug"}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	w, err := newWorker(ctx, cfg, "my-proj", "worker", newLogger(&logs, "debug"))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +83,7 @@ func TestDetailsLinkSelectsExactlyTheRecordsOfItsRequest(t *testing.T) {
 		}
 	}
 	var records []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(logs.b.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
 	for sc.Scan() {
 		var rec map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {

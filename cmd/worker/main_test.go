@@ -35,8 +35,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	pubsubemu.StopShared()
+	code := pubsubemu.Run(m)
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}

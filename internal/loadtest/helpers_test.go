@@ -22,11 +22,7 @@ import (
 	"github.com/prreconciler/prreconciler/worker"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pubsubemu.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pubsubemu.Run(m)) }
 
 // loadEnv is the switch of the heavy runs: scripts/benchmarks sets PRRECONCILER_LOAD=1.
 const loadEnv = "PRRECONCILER_LOAD"

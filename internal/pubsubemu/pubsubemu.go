@@ -3,7 +3,6 @@
 package pubsubemu
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +24,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/prreconciler/prreconciler/internal/logbuf"
 )
 
 // DefaultBinary is where the Google Cloud SDK installs the emulator's launcher.
@@ -47,7 +48,7 @@ type Emulator struct {
 
 	cmd  *exec.Cmd
 	pid  int
-	log  *lockedBuffer
+	log  *logbuf.Buffer // its output, the first MiB: enough to diagnose
 	done chan struct{}
 
 	projects atomic.Int64
@@ -115,7 +116,7 @@ func StartProcess() (*Emulator, error) {
 		return nil, err
 	}
 	host := "127.0.0.1:" + strconv.Itoa(port)
-	log := &lockedBuffer{}
+	log := &logbuf.Buffer{Limit: 1 << 20}
 	cmd := exec.Command(bin, "--host=127.0.0.1", "--port="+strconv.Itoa(port))
 	cmd.Stdout = log
 	cmd.Stderr = log
@@ -323,27 +324,6 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// lockedBuffer collects the emulator's output; the process writes while tests read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil // enough to diagnose; do not grow without bound
-	}
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 var shared struct {
 	mu  sync.Mutex
 	e   *Emulator
@@ -365,6 +345,15 @@ func Shared(t testing.TB) *Emulator {
 		return nil
 	}
 	return shared.e
+}
+
+// Run runs the tests of m, then stops the emulator Shared started, if any, and returns the
+// exit code: the whole TestMain of a package whose tests use Shared is
+//
+//	func TestMain(m *testing.M) { os.Exit(pubsubemu.Run(m)) }
+func Run(m *testing.M) int {
+	defer StopShared()
+	return m.Run()
 }
 
 // StopShared stops the emulator Shared started, if any.

@@ -9,11 +9,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(Run(m)) }
 
 // TestDeadLetter publishes one message to a pull subscription with a dead-letter policy,
 // nacks every delivery, and sees it arrive on the dead-letter topic after 5 attempts.
