@@ -20,25 +20,8 @@ import (
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/cloudlog/cloudlogtest"
+	"github.com/prreconciler/prreconciler/internal/logbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a handler and a report.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // jsonLines parses each line of out as a JSON object.
 func jsonLines(t *testing.T, out string) []map[string]any {
@@ -68,7 +51,7 @@ func testEnv(vars map[string]string) cloudlog.Env {
 }
 
 // newAPI returns a Logging writing through the API to fake, closed when the test ends.
-func newAPI(t *testing.T, fake *cloudlogtest.Server, stdout *syncBuffer, o cloudlog.Options) *cloudlog.Logging {
+func newAPI(t *testing.T, fake *cloudlogtest.Server, stdout *logbuf.Buffer, o cloudlog.Options) *cloudlog.Logging {
 	t.Helper()
 	o.Destination = cloudlog.API
 	if o.Project == "" {
@@ -119,7 +102,7 @@ func TestAPIEntriesAreTheStdoutRecords(t *testing.T) {
 	lines := jsonLines(t, stdout.String())
 
 	fake := cloudlogtest.NewTestServer(t)
-	var reports syncBuffer
+	var reports logbuf.Buffer
 	l := newAPI(t, fake, &reports, cloudlog.Options{Handler: sampleOpts, Job: "diff-hygiene", DelayThreshold: time.Hour})
 	logSample(l.Handler())
 	if n := fake.Requests(); n != 0 {
@@ -188,7 +171,7 @@ func TestAPIEntriesAreTheStdoutRecords(t *testing.T) {
 // Close go to stdout.
 func TestCloseFlushes(t *testing.T) {
 	fake := cloudlogtest.NewTestServer(t)
-	var stdout syncBuffer
+	var stdout logbuf.Buffer
 	l := newAPI(t, fake, &stdout, cloudlog.Options{DelayThreshold: time.Hour})
 	log := slog.New(l.Handler())
 	for i := 0; i < 3; i++ {
@@ -224,8 +207,10 @@ func TestOutageNeverBlocksAndIsReported(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := cloudlogtest.NewTestServer(t)
 			tt.outage(fake)
-			var stdout syncBuffer
-			l := newAPI(t, fake, &stdout, cloudlog.Options{MaxBufferedEntries: 20, WriteTimeout: 2 * time.Second,
+			var stdout logbuf.Buffer
+			// A write may take an hour: a record or a Close that waited on the API would block the
+			// test (caught by the watchdogs below) instead of being measured against a bound.
+			l := newAPI(t, fake, &stdout, cloudlog.Options{MaxBufferedEntries: 20, WriteTimeout: time.Hour,
 				DelayThreshold: 10 * time.Millisecond, ReportInterval: 50 * time.Millisecond})
 			log := slog.New(l.Handler())
 			const goroutines, each = 4, 150
@@ -247,19 +232,15 @@ func TestOutageNeverBlocksAndIsReported(t *testing.T) {
 					}
 				}()
 			}
-			wg.Wait()
-			if slowest > time.Second {
-				t.Errorf("a record took %s to log, want no wait on the API", slowest)
-			}
+			within(t, "logging during the outage", wg.Wait)
+			t.Logf("slowest record: %s", slowest)
 			waitFor(t, func() bool { return strings.Contains(stdout.String(), "cloud logging dropped entries") })
 
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_ = l.Close(ctx)
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("Close took %s with a 300ms deadline", d)
-			}
+			within(t, "Close with a 300ms deadline", func() { _ = l.Close(ctx) })
+			t.Logf("Close took %s with a 300ms deadline", time.Since(start))
 			if n := len(fake.Entries()); n != 0 {
 				t.Errorf("the failing API stored %d entries", n)
 			}
@@ -279,7 +260,7 @@ func TestOutageNeverBlocksAndIsReported(t *testing.T) {
 func TestOutageEnds(t *testing.T) {
 	fake := cloudlogtest.NewTestServer(t)
 	fake.Fail(codes.PermissionDenied)
-	var stdout syncBuffer
+	var stdout logbuf.Buffer
 	l := newAPI(t, fake, &stdout, cloudlog.Options{DelayThreshold: 10 * time.Millisecond})
 	log := slog.New(l.Handler())
 	log.Info("lost")
@@ -298,6 +279,23 @@ func TestOutageEnds(t *testing.T) {
 	}
 	if recs := jsonLines(t, stdout.String()); len(recs) == 0 || recs[len(recs)-1]["dropped"] != float64(2) { // the start record and "lost"
 		t.Errorf("stdout %q, want the report of 2 dropped entries", stdout.String())
+	}
+}
+
+// within runs fn and fails the test if fn is still running after a minute: fn must not wait on
+// an API whose writes may take an hour. The minute is no measure of fn, only a watchdog that
+// turns a hang into a failure with a name.
+func within(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s still blocked after a minute: it waits on the API", what)
 	}
 }
 
@@ -351,7 +349,7 @@ func TestResource(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := cloudlogtest.NewTestServer(t)
 			tt.opts.Env = tt.env
-			l := newAPI(t, fake, &syncBuffer{}, tt.opts)
+			l := newAPI(t, fake, &logbuf.Buffer{}, tt.opts)
 			if l.Resource().GetType() != tt.typ || !reflect.DeepEqual(l.Resource().GetLabels(), tt.want) {
 				t.Errorf("resource %v, want %s %v", l.Resource(), tt.typ, tt.want)
 			}
