@@ -13,7 +13,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/worker ./cmd/worker
 
 local:
-	$(GO) run ./cmd/worker local
+	$(GO) run ./cmd/local
 
 $(TFLINT):
 	GOBIN=$(TOOLS) $(GO) install github.com/terraform-linters/tflint@v0.64.0

@@ -1,5 +1,8 @@
-// Package config is the worker's configuration: one struct read from the environment with
-// go-envconfig, and validated as a whole so a bad start names every problem at once.
+// Package config is the environment of a reconciler process: Worker, one struct read with
+// go-envconfig and validated as a whole so a bad start names every problem at once, the same
+// for every reconciler binary (worker.Main). A reconciler with settings of its own keeps them
+// in a go-envconfig struct of its own (hygiene.Config, say), read from the same environment
+// with Process and documented with VariablesOf; worker.App.New composes the two.
 package config
 
 import (
@@ -17,7 +20,7 @@ import (
 	"github.com/prreconciler/prreconciler/events"
 )
 
-// Worker is the environment of cmd/worker. The `env` tag is read by go-envconfig; the `desc`
+// Worker is the environment of a reconciler binary (cmd/worker, or any worker.Main). The `env` tag is read by go-envconfig; the `desc`
 // tag documents the variable (README and Variables); `required:"true"` marks what Validate
 // insists on, which is also what the deployment must set.
 type Worker struct {
@@ -50,9 +53,6 @@ type Worker struct {
 	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience (deployments not behind Cloud Run's IAM check)"`
 	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" desc:"with PUSH_AUDIENCE, the service account email the push token must carry"`
 
-	MaxFileBytes int `env:"HYGIENE_MAX_FILE_BYTES, default=1048576" desc:"diff hygiene: warn when a file's added lines exceed this many bytes"`
-	MaxFileLines int `env:"HYGIENE_MAX_FILE_LINES, default=1000" desc:"diff hygiene: warn when a file adds more than this many lines"`
-
 	LogLevel       string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
 	LogDestination string `env:"LOG_DESTINATION, default=auto" desc:"where logs go: stdout (JSON lines for the platform's agent), api (the Cloud Logging API; needs roles/logging.logWriter), or auto: stdout on Cloud Run, on GKE and beside a Pub/Sub emulator, else api when credentials and a project are found, else stdout"`
 }
@@ -78,8 +78,8 @@ func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
 		l = envconfig.OsLookuper()
 	}
 	var c Worker
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return nil, fmt.Errorf("config: %w", envError(err))
+	if err := Process(ctx, l, &c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -197,12 +197,6 @@ func (c *Worker) Validate() error {
 	if c.PushServiceAccount != "" && c.PushAudience == "" {
 		bad("PUSH_SERVICE_ACCOUNT", "needs PUSH_AUDIENCE")
 	}
-	if c.MaxFileBytes < 1 {
-		bad("HYGIENE_MAX_FILE_BYTES", "must be at least 1")
-	}
-	if c.MaxFileLines < 1 {
-		bad("HYGIENE_MAX_FILE_LINES", "must be at least 1")
-	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
@@ -217,10 +211,28 @@ func (c *Worker) Validate() error {
 	return nil
 }
 
+// Process reads the go-envconfig struct spec points to from l (the process environment when
+// nil), as Load reads Worker: a value that does not parse is reported by its variable's name
+// (go-envconfig names the struct field). It does not validate.
+func Process(ctx context.Context, l envconfig.Lookuper, spec any) error {
+	if l == nil {
+		l = envconfig.OsLookuper()
+	}
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: spec, Lookuper: l}); err != nil {
+		return envError(err, reflect.TypeOf(spec))
+	}
+	return nil
+}
+
 // envError names the variable in go-envconfig's parse errors, which name the struct field.
-func envError(err error) error {
+func envError(err error, t reflect.Type) error {
 	msg := err.Error()
-	t := reflect.TypeOf(Worker{})
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return err
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if rest, ok := strings.CutPrefix(msg, f.Name+": "); ok {
@@ -292,7 +304,7 @@ func (c *Worker) fullName(name, kind string) string {
 	return "projects/" + c.Project + "/" + kind + "/" + name
 }
 
-// Variable describes one environment variable of the worker.
+// Variable describes one environment variable.
 type Variable struct {
 	Name        string
 	Default     string
@@ -302,9 +314,20 @@ type Variable struct {
 
 // Variables lists every variable Worker reads, in declaration order, for documentation and
 // for the deployment's tests.
-func Variables() []Variable {
+func Variables() []Variable { return VariablesOf(Worker{}) }
+
+// VariablesOf lists the variables a go-envconfig struct (or a pointer to one) reads, in
+// declaration order, from its `env`, `required` and `desc` tags: a reconciler's own
+// configuration is documented as Worker's is.
+func VariablesOf(spec any) []Variable {
 	var vs []Variable
-	t := reflect.TypeOf(Worker{})
+	t := reflect.TypeOf(spec)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("env")

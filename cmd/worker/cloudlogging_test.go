@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/cloudlog/cloudlogtest"
-	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/logbuf"
@@ -80,7 +79,7 @@ func matchesEntry(t *testing.T, query string, e *logpb.LogEntry) bool {
 // worker against it.
 type detailsFixture struct {
 	gh   *githubtest.Server
-	cfg  *config.Worker
+	vars map[string]string
 	reqs []detailsReq
 }
 
@@ -108,10 +107,7 @@ func newDetailsFixture(t *testing.T, dest string) *detailsFixture {
 		gh.AddPullRequest("octo-org", r.repo, githubtest.PullRequest{Number: r.pr, HeadSHA: r.sha,
 			Files: []githubtest.File{{Filename: "a.go", Status: "added", Patch: "@@ -0,0 +1 @@\n+<<<<<<< HEAD"}}})
 	}
-	cfg := &config.Worker{AppID: gh.App().ID, PrivateKey: string(gh.App().PrivateKeyPEM), APIURL: gh.URL() + "/", Identity: "diff-hygiene",
-		MaxInFlight: 2, ReconcileTimeout: time.Minute, MaxDeliveryAttempts: 5, RetryBudget: time.Second, RelayTypePrefix: events.DefaultTypePrefix,
-		MaxFileBytes: 1 << 20, MaxFileLines: 1000, Port: 8080, LogLevel: "debug", LogDestination: dest}
-	return &detailsFixture{gh: gh, cfg: cfg, reqs: reqs}
+	return &detailsFixture{gh: gh, vars: appVars(gh, map[string]string{"LOG_DESTINATION": dest}), reqs: reqs}
 }
 
 // handleInterleaved delivers every request twice, the requests interleaved (the second round
@@ -148,24 +144,18 @@ func TestDetailsLinkSelectsExactlyTheAPIEntriesOfItsRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
 			f := newDetailsFixture(t, tt.dest)
-			f.cfg.Project = "my-proj"
+			f.vars["GOOGLE_CLOUD_PROJECT"] = "my-proj"
+			maps.Copy(f.vars, tt.vars)
 			fake := cloudlogtest.NewTestServer(t)
 			var stdout logbuf.Buffer
-			logs, err := newLogging(ctx, f.cfg, loggingEnv(tt.vars, false, true), &stdout, fake.ClientOptions()...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := startApp(t, f.vars, worker.Env{Stdout: &stdout, Cloud: loggingEnv(tt.vars, false, true), LoggingOptions: fake.ClientOptions()})
+			logs := p.Logging
 			if logs.Choice().Destination != cloudlog.API {
 				t.Fatalf("destination %+v, want the API", logs.Choice())
 			}
-			w, err := newWorker(ctx, f.cfg, "my-proj", tt.service, slog.New(logs.Handler()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.handleInterleaved(t, w)
-			closeLogging(logs)
+			f.handleInterleaved(t, p.Worker)
+			p.Close()
 			if logs.Dropped() != 0 || stdout.Len() != 0 {
 				t.Fatalf("dropped %d; stdout %q", logs.Dropped(), stdout.String())
 			}
@@ -213,22 +203,15 @@ func TestLoggingOutageLeavesReconcilesUnaffected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
 			f := newDetailsFixture(t, "api")
-			f.cfg.Project = "my-proj"
+			f.vars["GOOGLE_CLOUD_PROJECT"] = "my-proj"
 			fake := cloudlogtest.NewTestServer(t)
 			tt.outage(fake)
 			var stdout logbuf.Buffer
-			logs, err := newLogging(ctx, f.cfg, loggingEnv(nil, false, true), &stdout, fake.ClientOptions()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := newWorker(ctx, f.cfg, "my-proj", "", slog.New(logs.Handler()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := startApp(t, f.vars, worker.Env{Stdout: &stdout, Cloud: loggingEnv(nil, false, true), LoggingOptions: fake.ClientOptions()})
+			logs := p.Logging
 			start := time.Now()
-			f.handleInterleaved(t, w)
+			f.handleInterleaved(t, p.Worker)
 			if d := time.Since(start); d > 20*time.Second {
 				t.Errorf("reconciles took %s during the outage", d)
 			}
@@ -238,7 +221,7 @@ func TestLoggingOutageLeavesReconcilesUnaffected(t *testing.T) {
 				}
 			}
 			start = time.Now()
-			closeLogging(logs)
+			p.Close()
 			if d := time.Since(start); d > cloudlog.DefaultFlushTimeout+2*time.Second {
 				t.Errorf("the shutdown flush took %s, budget %s", d, cloudlog.DefaultFlushTimeout)
 			}
@@ -277,13 +260,12 @@ func TestLogDestinationAuto(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := cloudlogtest.NewTestServer(t)
-			cfg := &config.Worker{Identity: "diff-hygiene", LogLevel: "info", LogDestination: "auto"}
+			vars := appVars(githubtest.NewTestServer(t), map[string]string{"LOG_LEVEL": "info", "LOG_DESTINATION": "auto"})
+			maps.Copy(vars, tt.vars)
 			var stdout logbuf.Buffer
-			logs, err := newLogging(context.Background(), cfg, loggingEnv(tt.vars, tt.onGCE, tt.creds), &stdout, fake.ClientOptions()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeLogging(logs)
+			p := startApp(t, vars, worker.Env{Stdout: &stdout, Cloud: loggingEnv(tt.vars, tt.onGCE, tt.creds), LoggingOptions: fake.ClientOptions()})
+			p.Close()
+			logs := p.Logging
 			if logs.Choice().Destination != tt.want {
 				t.Fatalf("picked %+v, want %s", logs.Choice(), tt.want)
 			}

@@ -8,13 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/prreconciler/prreconciler/config"
+	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/worker"
 )
 
 // matches evaluates the label terms of a Cloud Logging query (one `labels.k="v"` per line) on
@@ -64,14 +64,9 @@ func TestDetailsLinkSelectsExactlyTheRecordsOfItsRequest(t *testing.T) {
 		gh.AddPullRequest("octo-org", r.repo, githubtest.PullRequest{Number: r.pr, HeadSHA: r.sha,
 			Files: []githubtest.File{{Filename: "a.go", Status: "added", Patch: "@@ -0,0 +1 @@\n+<<<<<<< HEAD"}}})
 	}
-	cfg := &config.Worker{AppID: gh.App().ID, PrivateKey: string(gh.App().PrivateKeyPEM), APIURL: gh.URL() + "/", Identity: "diff-hygiene",
-		MaxInFlight: 2, ReconcileTimeout: time.Minute, MaxDeliveryAttempts: 5, RetryBudget: time.Second, RelayTypePrefix: events.DefaultTypePrefix,
-		MaxFileBytes: 1 << 20, MaxFileLines: 1000, Port: 8080, LogLevel: "debug"}
+	vars := appVars(gh, map[string]string{"GOOGLE_CLOUD_PROJECT": "my-proj", "K_SERVICE": "worker", "LOG_DESTINATION": "stdout"})
 	var logs logbuf.Buffer
-	w, err := newWorker(ctx, cfg, "my-proj", "worker", newLogger(&logs, "debug"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startApp(t, vars, worker.Env{Stdout: &logs, Cloud: cloudlog.Env{Getenv: func(k string) string { return vars[k] }}}).Worker
 	for i, r := range reqs {
 		data, _ := json.Marshal(map[string]any{"owner": "octo-org", "repo": r.repo, "sha": r.sha,
 			"url": fmt.Sprintf("https://github.com/octo-org/%s/pull/%d", r.repo, r.pr)})

@@ -24,6 +24,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/prreconciler/prreconciler/config"
+	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 )
@@ -82,9 +83,14 @@ func readmeVariables(t *testing.T) []string {
 	return names
 }
 
+// variables are what this command reads: the worker's environment and diff hygiene's own.
+func variables() []config.Variable {
+	return append(config.Variables(), config.VariablesOf(hygiene.Config{})...)
+}
+
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	var want []string
-	for _, v := range config.Variables() {
+	for _, v := range variables() {
 		want = append(want, v.Name)
 	}
 	got := readmeVariables(t)
@@ -125,13 +131,17 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		Subscription: "worker-sub", Project: "my-proj", EmulatorHost: "127.0.0.1:8085", MaxInFlight: 7,
 		ReconcileTimeout: 2 * time.Minute, ShutdownGrace: 9 * time.Second, MaxDeliveryAttempts: 12, RetryBudget: 45 * time.Second,
 		RelayTypePrefix: "com.example.github", PushAudience: "https://worker.example.com",
-		PushServiceAccount: "push@my-proj.iam.gserviceaccount.com", MaxFileBytes: 2048, MaxFileLines: 300, LogLevel: "debug",
+		PushServiceAccount: "push@my-proj.iam.gserviceaccount.com", LogLevel: "debug",
 		LogDestination: "api", IntakeSubscription: "projects/relay-proj/subscriptions/intake", ReconcileTopic: "reconcile",
 		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
 		BudgetReserve: 25, ResetJitter: 5 * time.Second,
 	}
 	if *cfg != want {
 		t.Errorf("loaded %+v\nwant %+v", *cfg, want)
+	}
+	hc, err := hygiene.LoadConfig(context.Background(), envconfig.MapLookuper(values))
+	if err != nil || hc != (hygiene.Config{MaxFileBytes: 2048, MaxFileLines: 300}) {
+		t.Errorf("hygiene configuration %+v, %v", hc, err)
 	}
 	if !cfg.Pull() || cfg.SubscriptionName() != "projects/my-proj/subscriptions/worker-sub" {
 		t.Errorf("pull %v on %q", cfg.Pull(), cfg.SubscriptionName())
@@ -187,16 +197,22 @@ func TestBinaryRefusesToStartWithoutItsConfiguration(t *testing.T) {
 	key := string(githubtest.NewTestServer(t).App().PrivateKeyPEM)
 	tests := []struct {
 		name string
+		args []string
 		env  []string
 		want []string
 	}{
-		{"no App id", []string{"GITHUB_APP_PRIVATE_KEY=" + key, "IDENTITY=x"}, []string{"GITHUB_APP_ID"}},
-		{"no identity nor key", []string{"GITHUB_APP_ID=3"}, []string{"IDENTITY", "GITHUB_APP_PRIVATE_KEY"}},
-		{"bad duration", []string{"GITHUB_APP_ID=3", "GITHUB_APP_PRIVATE_KEY=" + key, "IDENTITY=x", "RECONCILE_TIMEOUT=soon"}, []string{"RECONCILE_TIMEOUT"}},
+		{"no App id", nil, []string{"GITHUB_APP_PRIVATE_KEY=" + key, "IDENTITY=x"}, []string{"GITHUB_APP_ID"}},
+		{"no identity nor key", nil, []string{"GITHUB_APP_ID=3"}, []string{"IDENTITY", "GITHUB_APP_PRIVATE_KEY"}},
+		{"bad duration", nil, []string{"GITHUB_APP_ID=3", "GITHUB_APP_PRIVATE_KEY=" + key, "IDENTITY=x", "RECONCILE_TIMEOUT=soon"}, []string{"RECONCILE_TIMEOUT"}},
+		{"bad worker and hygiene variables, in one error", nil, []string{"GITHUB_APP_ID=3", "GITHUB_APP_PRIVATE_KEY=" + key, "IDENTITY=x",
+			"MAX_IN_FLIGHT=0", "HYGIENE_MAX_FILE_LINES=0"}, []string{"MAX_IN_FLIGHT", "HYGIENE_MAX_FILE_LINES"}},
+		{"a key that is not one", nil, []string{"GITHUB_APP_ID=3", "GITHUB_APP_PRIVATE_KEY=-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----", "IDENTITY=x"},
+			[]string{"github app"}},
+		{"the local run is another command", []string{"local"}, nil, []string{`unknown argument "local"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(bin)
+			cmd := exec.Command(bin, tt.args...)
 			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tt.env...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -452,28 +468,17 @@ func TestCrashMidReconcile(t *testing.T) {
 	}
 }
 
-func TestLocalRun(t *testing.T) {
-	var out bytes.Buffer
-	t.Setenv("LOG_LEVEL", "")
-	if err := runLocal(context.Background(), &out, nil); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+// The production binary links no test code: the GitHub fake, pstest and the testing
+// packages belong to ./cmd/local and the tests.
+func TestBinaryLinksNoTestCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
 	}
-	s := out.String()
-	for _, want := range []string{
-		"[intake   ] message m0, relay pull_request synchronize, attempt 1: forwarded",
-		"request octo-org/hello-world#7@6dcb09b5b578, attempt 1: reconciled",
-		"request octo-org/hello-world#7@6dcb09b5b578, attempt 1: skipped",
-		"one reconcile: the twin was delivered only once the first was acked",
-		"request octo-org/hello-world#7@c0ffee00c0ff, attempt 1: reconciled",
-		"unreadable, attempt 5: invalid", "dead-lettered",
-		"diff-hygiene  6dcb09b5b578  completed   failure", "diff-hygiene  c0ffee00c0ff  completed   failure",
-		"GITHUB_APP_ID=<app id>", "INTAKE_SUBSCRIPTION=",
-	} {
-		if !strings.Contains(s, want) {
-			t.Errorf("local run output lacks %q:\n%s", want, s)
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "testing" || strings.HasPrefix(dep, "testing/") || dep == "net/http/httptest" ||
+			strings.HasSuffix(dep, "/pstest") || strings.HasSuffix(dep, "/githubtest") || strings.HasSuffix(dep, "/cloudlogtest") {
+			t.Errorf("./cmd/worker links %s", dep)
 		}
-	}
-	if n := strings.Count(s, "attempt 1: reconciled"); n != 2 {
-		t.Errorf("%d reconciled messages, want two (the first commit and the new one):\n%s", n, s)
 	}
 }

@@ -1,3 +1,9 @@
+// Command local runs the whole pipeline of cmd/worker in one process on embedded defaults (it
+// is `make local`): an in-process Pub/Sub (pstest) with the deployed topology, the GitHub fake
+// seeded with a pull request whose diff has findings, and both stages of the real diff hygiene
+// worker, started by worker.Start from the same environment variables as the deployed binary.
+// It needs no credentials and nothing installed. It is a command of its own so that the
+// production binary links neither pstest nor the fake.
 package main
 
 import (
@@ -6,25 +12,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/prreconciler/prreconciler/config"
+	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := runLocal(ctx, os.Stdout, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
 
 // The local run's embedded defaults: the deployed topology in one process.
 const (
@@ -48,8 +67,8 @@ const (
 // runLocal runs the whole pipeline in this process on embedded defaults: pstest as Pub/Sub
 // (a relay topic with its intake subscription, an ordered reconcile topic and its
 // subscription, a dead-letter topic), the GitHub fake seeded with a pull request whose diff
-// has findings, and both stages of the real worker pulling in between. It needs no
-// credentials and nothing installed.
+// has findings, and both stages of the real worker (worker.Start of hygiene.App, the
+// process cmd/worker runs) pulling in between.
 func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("local takes no arguments, got %q", args)
@@ -75,11 +94,34 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 		return fmt.Errorf("local pubsub: %w", err)
 	}
 	defer conn.Close()
-	client, err := pubsub.NewClient(ctx, localProject, option.WithGRPCConn(conn))
-	if err != nil {
-		return fmt.Errorf("local pubsub: %w", err)
+
+	// The deployed binary's environment, as Cloud Run would give it, with the fake's App.
+	vars := map[string]string{
+		"GITHUB_APP_ID": strconv.FormatInt(gh.App().ID, 10), "GITHUB_APP_PRIVATE_KEY": string(gh.App().PrivateKeyPEM),
+		"GITHUB_API_URL": gh.URL() + "/", "IDENTITY": localIdentity, "MAX_IN_FLIGHT": "4", "RECONCILE_TIMEOUT": "30s",
+		"SHUTDOWN_GRACE": "5s", "MAX_DELIVERY_ATTEMPTS": strconv.Itoa(localAttempts), "GITHUB_RETRY_BUDGET": "10s",
+		"ACK_DEADLINE": "3m", "RETRY_MINIMUM_BACKOFF": "1s", "RETRY_MAXIMUM_BACKOFF": "1s", "HYGIENE_MAX_FILE_LINES": "200",
+		"PUBSUB_SUBSCRIPTION": localReconcileSub, "INTAKE_SUBSCRIPTION": localIntakeSub, "RECONCILE_TOPIC": localReconcileTopic,
+		// pstest redelivers at once, whatever the retry policy says: no window to check.
+		"MIN_RETRY_WINDOW": "0",
+		// The worker's own records (Cloud Logging JSON in production) would repeat what the
+		// outcome lines below say; set LOG_LEVEL=debug to see them.
+		"LOG_LEVEL": "warn", "LOG_DESTINATION": "stdout",
 	}
-	defer client.Close()
+	logs := io.Discard
+	if lvl := os.Getenv("LOG_LEVEL"); lvl != "" {
+		vars["LOG_LEVEL"], logs = lvl, out
+	}
+	p, err := worker.Start(ctx, hygiene.App(), worker.Env{
+		Lookuper: envconfig.MapLookuper(vars), Stdout: logs,
+		Cloud:         cloudlog.Env{Getenv: func(k string) string { return vars[k] }}, // not on Google Cloud
+		PubSubOptions: []option.ClientOption{option.WithGRPCConn(conn)},
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	client := p.PubSub
 	if err := createLocalTopology(ctx, client); err != nil {
 		return err
 	}
@@ -87,43 +129,18 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	say("            reconcile topic %s → ordered subscription %s (one message per commit at a time)", localReconcileTopic, localReconcileSub)
 	say("            both dead-letter to %s after %d attempts", localDLQ, localAttempts)
 
-	cfg := &config.Worker{
-		AppID: gh.App().ID, PrivateKey: string(gh.App().PrivateKeyPEM), APIURL: gh.URL() + "/",
-		Identity: localIdentity, MaxInFlight: 4, ReconcileTimeout: 30 * time.Second, ShutdownGrace: 5 * time.Second,
-		MaxDeliveryAttempts: localAttempts, RetryBudget: 10 * time.Second, RelayTypePrefix: events.DefaultTypePrefix,
-		MaxFileBytes: hygiene.DefaultMaxFileBytes, MaxFileLines: 200, Port: 8080, LogLevel: "warn",
-		AckDeadline: 3 * time.Minute, Project: localProject, RetryMinBackoff: time.Second, RetryMaxBackoff: time.Second,
-		Subscription: localReconcileSub, IntakeSubscription: localIntakeSub, ReconcileTopic: localReconcileTopic,
-		// pstest redelivers at once, whatever the retry policy says: no window to check.
-		MinRetryWindow: 0,
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	// The worker's own records (Cloud Logging JSON in production) would repeat what the
-	// outcome lines below say; set LOG_LEVEL=debug to see them.
-	logger := slog.New(slog.DiscardHandler)
-	if lvl := os.Getenv("LOG_LEVEL"); lvl != "" {
-		logger = newLogger(out, lvl)
-	}
-	w, err := newWorker(ctx, cfg, "", "", logger)
-	if err != nil {
-		return err
-	}
 	outcomes := newOutcomeLog(say)
-	w.OnOutcome = outcomes.recorder("reconcile")
+	p.Worker.OnOutcome = outcomes.recorder("reconcile")
+	p.Intake.OnOutcome = outcomes.recorder("intake")
 	reconcilePub := client.Publisher(localReconcileTopic)
 	reconcilePub.EnableMessageOrdering = true
 	defer reconcilePub.Stop()
-	intake := &worker.Intake{Publisher: reconcilePub, Decoder: w.Decoder, Logger: logger, OnOutcome: outcomes.recorder("intake")}
 
 	wctx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
-	done := make(chan error, 2)
-	opts := worker.PullOptions{MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace}
-	go func() { done <- intake.Pull(wctx, client.Subscriber(localIntakeSub), opts) }()
-	go func() { done <- w.Pull(wctx, client.Subscriber(localReconcileSub), opts) }()
-	say("== Worker %q: the intake stage pulling %s, the reconcile stage pulling %s (App %d)", localIdentity, localIntakeSub, localReconcileSub, cfg.AppID)
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(wctx) }()
+	say("== Worker %q: the intake stage pulling %s, the reconcile stage pulling %s (App %d)", localIdentity, localIntakeSub, localReconcileSub, p.Config.AppID)
 
 	relayPub := client.Publisher(localRelayTopic)
 	defer relayPub.Stop()
@@ -182,10 +199,8 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	}
 
 	stopWorker()
-	for range 2 {
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("worker: %w", err)
-		}
+	if err := <-done; err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 
 	say("\n== Check runs on %s/%s", localOwner, localRepo)

@@ -1,0 +1,384 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/sethvargo/go-envconfig"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/prreconciler/prreconciler/cloudlog"
+	"github.com/prreconciler/prreconciler/config"
+	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/githubapp"
+	"github.com/prreconciler/prreconciler/statusmanager"
+)
+
+// App is a reconciler binary: its reconciler, and what Main, Run and Start need beyond the
+// environment. Everything else (the GitHub App and its key, the API URL, the check run name,
+// push or pull, the intake stage, timeouts, retries, budgets, push token checks, logging) is
+// read from the environment that config.Worker documents, the same for every reconciler.
+type App[T any] struct {
+	// Reconcile is the reconciler, for one without configuration of its own.
+	Reconcile Reconciler[T]
+	// New builds the reconciler, for one with configuration of its own: it reads its
+	// variables from lookup (config.Process on a go-envconfig struct of its own) and
+	// validates them. Its error is reported together with the worker's configuration
+	// errors, and the process does not start. Set either Reconcile or New.
+	New func(ctx context.Context, lookup envconfig.Lookuper) (Reconciler[T], error)
+	// Cost, when set, estimates the rate-limit points the reconciler spends on a request
+	// (see Worker.Cost); nil means DefaultReconcilerCost.
+	Cost func(req *events.Request) int
+	// Commands are the binary's subcommands: `BINARY NAME ARGS...` starts the process (the
+	// configuration is read and validated, the clients are made) and runs Commands[NAME]
+	// with it instead of serving. Without arguments the binary serves.
+	Commands map[string]Command[T]
+}
+
+// Command is a subcommand of a reconciler binary (see App.Commands): it runs with the started
+// process p and the arguments after its name, and its error is the binary's.
+type Command[T any] func(ctx context.Context, p *Process[T], args []string) error
+
+// Env is what a process takes from outside: its arguments, its environment variables and
+// where it writes. The zero Env (with Args) is the operating system's; tests and the local
+// run give their own.
+type Env struct {
+	// Args are the command-line arguments after the program's name.
+	Args []string
+	// Lookuper gives the environment variables; nil means the process environment.
+	Lookuper envconfig.Lookuper
+	// Stdout receives the log records written as JSON lines; nil means os.Stdout.
+	Stdout io.Writer
+	// Cloud is where LOG_DESTINATION=auto looks for Cloud Run, GKE and credentials; a nil
+	// Cloud.Getenv means cloudlog.OSEnv reading the variables of Lookuper.
+	Cloud cloudlog.Env
+	// PubSubOptions reach the Pub/Sub client (an in-process Pub/Sub, say).
+	PubSubOptions []option.ClientOption
+	// LoggingOptions reach the Cloud Logging client (a fake API, say).
+	LoggingOptions []option.ClientOption
+}
+
+func (e Env) lookuper() envconfig.Lookuper {
+	if e.Lookuper == nil {
+		return envconfig.OsLookuper()
+	}
+	return e.Lookuper
+}
+
+func (e Env) getenv() func(string) string {
+	l := e.lookuper()
+	return func(k string) string {
+		v, _ := l.Lookup(k)
+		return v
+	}
+}
+
+func (e Env) stdout() io.Writer {
+	if e.Stdout == nil {
+		return os.Stdout
+	}
+	return e.Stdout
+}
+
+func (e Env) cloud() cloudlog.Env {
+	if e.Cloud.Getenv == nil {
+		return cloudlog.OSEnv(e.getenv())
+	}
+	return e.Cloud
+}
+
+// Main is the whole main function of a reconciler binary:
+//
+//	func main() { worker.Main(worker.App[Details]{Reconcile: reconcile}) }
+//
+// It runs Run with the process's arguments and environment until SIGTERM (Cloud Run's
+// shutdown signal) or an interrupt, and exits 0 after a clean shutdown. A configuration that
+// cannot work, an unknown argument or any other failure is printed as one error on stderr,
+// naming every bad variable at once, and the process exits 1.
+func Main[T any](app App[T]) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := Run(ctx, app, Env{Args: os.Args[1:]})
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+		os.Exit(1)
+	}
+}
+
+// Run starts the process of app in env (see Start) and serves until ctx is done (see
+// Process.Serve), or runs the subcommand env.Args names. It returns nil after a clean
+// shutdown.
+func Run[T any](ctx context.Context, app App[T], env Env) (err error) {
+	cmd, args, err := app.command(env.Args)
+	if err != nil {
+		return err
+	}
+	p, err := Start(ctx, app, env)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, p.Close()) }()
+	if cmd != nil {
+		return cmd(ctx, p, args)
+	}
+	return p.Serve(ctx)
+}
+
+// command returns the subcommand args name, nil without arguments.
+func (a App[T]) command(args []string) (Command[T], []string, error) {
+	if len(args) == 0 {
+		return nil, nil, nil
+	}
+	if cmd := a.Commands[args[0]]; cmd != nil {
+		return cmd, args[1:], nil
+	}
+	names := slices.Sorted(maps.Keys(a.Commands))
+	hint := "run without arguments (configured by the environment, see README \"Configuration\")"
+	if len(names) > 0 {
+		hint += " or with one of " + strings.Join(names, ", ")
+	}
+	return nil, nil, fmt.Errorf("unknown argument %q: %s", args[0], hint)
+}
+
+// reconciler returns the App's reconciler, built by New when it has one.
+func (a App[T]) reconciler(ctx context.Context, lookup envconfig.Lookuper) (Reconciler[T], error) {
+	switch {
+	case a.Reconcile != nil && a.New != nil:
+		return nil, errors.New("worker: App: set Reconcile or New, not both")
+	case a.Reconcile != nil:
+		return a.Reconcile, nil
+	case a.New != nil:
+		r, err := a.New(ctx, lookup)
+		if err == nil && r == nil {
+			err = errors.New("worker: App.New returned no reconciler")
+		}
+		return r, err
+	}
+	return nil, errors.New("worker: App has no reconciler: set Reconcile (or New)")
+}
+
+// Process is a started reconciler process: its configuration, its logger and both stages,
+// wired as the configuration says. Set the stages' optional fields (OnOutcome, say) before
+// Serve; Close releases what Start made.
+type Process[T any] struct {
+	// Config is the worker's configuration, read and validated.
+	Config *config.Worker
+	// Logger writes to the configured destination (LOG_DESTINATION, LOG_LEVEL).
+	Logger *slog.Logger
+	// Worker is the reconcile stage. Its Clients is a *githubapp.Factory.
+	Worker *Worker[T]
+	// Intake is the intake stage, publishing to RECONCILE_TOPIC; nil when it is not set.
+	Intake *Intake
+	// PubSub is the Pub/Sub client of the subscriptions and the reconcile topic; nil when
+	// neither is configured (push mode without intake).
+	PubSub *pubsub.Client
+	// Logging is where Logger writes (its Choice says which destination and why); Close
+	// flushes it.
+	Logging *cloudlog.Logging
+
+	publisher *pubsub.Publisher
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start reads the configuration of env (config.Worker, and the reconciler's own through
+// App.New), validates all of it, and builds the process: logging, the GitHub App's clients
+// (its key is parsed now), the status manager of IDENTITY, the reconcile stage and, with
+// RECONCILE_TOPIC, the intake stage and its publisher. Nothing is served yet. Every problem of
+// the configuration is reported in the one error returned, and then nothing is left running.
+//
+// The decoder of both stages knows the App and the check run name, so that a Re-run of
+// another App's check run, or of another check of ours, is ignored.
+func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err error) {
+	lookup, getenv := env.lookuper(), env.getenv()
+	cfg, cfgErr := config.Load(ctx, lookup)
+	rec, recErr := app.reconciler(ctx, lookup)
+	if err := errors.Join(cfgErr, recErr); err != nil {
+		return nil, err
+	}
+	logs, err := newLogging(ctx, cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	p := &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	project := cfg.Project
+	if project == "" {
+		project = logs.Choice().Project // the Cloud Logging API's, named by the credentials
+	}
+	if project == "" {
+		project = cloudlog.Project(ctx, getenv) // the metadata server's, on Cloud Run only
+	}
+	key, err := cfg.Key()
+	if err != nil {
+		return nil, err
+	}
+	// The configuration's 0 means none; githubapp's zero value means its default.
+	reserve, jitter := cfg.BudgetReserve, cfg.ResetJitter
+	if reserve == 0 {
+		reserve = -1
+	}
+	if jitter == 0 {
+		jitter = -1
+	}
+	clients, err := githubapp.New(cfg.AppID, key, githubapp.Options{BaseURL: cfg.APIURL, RetryBudget: cfg.RetryBudget,
+		Logger: p.Logger, BudgetReserve: reserve, ResetJitter: jitter})
+	if err != nil {
+		return nil, fmt.Errorf("github app: %w", err)
+	}
+	sm, err := statusmanager.NewStatusManager[T](ctx, cfg.Identity,
+		statusmanager.WithAppID(cfg.AppID), statusmanager.WithProject(project, cloudlog.Service(getenv)))
+	if err != nil {
+		return nil, err
+	}
+	decoder := &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity}
+	p.Worker = &Worker[T]{
+		Manager:             sm,
+		Clients:             clients,
+		Reconcile:           rec,
+		Decoder:             decoder,
+		Logger:              p.Logger,
+		Timeout:             cfg.ReconcileTimeout,
+		AckDeadline:         cfg.AckDeadline,
+		MaxDeliveryAttempts: cfg.MaxDeliveryAttempts,
+		Cost:                app.Cost,
+	}
+	if err := p.Worker.Validate(); err != nil {
+		return nil, err
+	}
+	if !cfg.Pull() && cfg.ReconcileTopic == "" {
+		return p, nil
+	}
+	// One client serves every name: they are full resource names, whatever their project.
+	clientProject := cfg.Project
+	for _, name := range []string{cfg.ReconcileTopicName(), cfg.IntakeSubscriptionName(), cfg.SubscriptionName()} {
+		if clientProject == "" && name != "" {
+			clientProject = strings.Split(name, "/")[1]
+		}
+	}
+	opts := env.PubSubOptions
+	if cfg.EmulatorHost != "" {
+		// The client reads PUBSUB_EMULATOR_HOST from the process environment only; env may
+		// be another.
+		opts = append([]option.ClientOption{option.WithEndpoint(cfg.EmulatorHost),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+			option.WithoutAuthentication(), option.WithTelemetryDisabled()}, opts...)
+	}
+	if p.PubSub, err = pubsub.NewClient(ctx, clientProject, opts...); err != nil {
+		return nil, fmt.Errorf("pubsub client: %w", err)
+	}
+	if cfg.ReconcileTopic != "" {
+		p.publisher = p.PubSub.Publisher(cfg.ReconcileTopicName())
+		p.publisher.EnableMessageOrdering = true // the ordering key is what serializes a commit
+		p.Intake = &Intake{Publisher: p.publisher, Decoder: decoder, Logger: p.Logger}
+	}
+	return p, nil
+}
+
+// Serve serves both stages as the configuration says until ctx is done: Pub/Sub pushes on
+// PORT (POST /intake when RECONCILE_TOPIC is set, POST /reconcile), or pulls from
+// INTAKE_SUBSCRIPTION and PUBSUB_SUBSCRIPTION. In-flight work gets SHUTDOWN_GRACE to finish.
+// It returns nil after a clean shutdown.
+func (p *Process[T]) Serve(ctx context.Context) error {
+	cfg := p.Config
+	if !cfg.Pull() {
+		p.Logger.Info("worker listening for Pub/Sub pushes", "port", cfg.Port, "identity", cfg.Identity, "app_id", cfg.AppID,
+			"intake", p.Intake != nil, "reconcile_topic", cfg.ReconcileTopicName())
+		err := p.Worker.Serve(ctx, ":"+strconv.Itoa(cfg.Port), PushOptions{
+			Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount,
+			MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace, Intake: p.Intake,
+		})
+		p.Logger.Info("worker stopped")
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	opts := PullOptions{MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace}
+	if name := cfg.IntakeSubscriptionName(); name != "" {
+		p.Logger.Info("intake pulling", "subscription", name, "reconcile_topic", cfg.ReconcileTopicName())
+		g.Go(func() error { return stopped(p.Intake.Pull(gctx, p.PubSub.Subscriber(name), opts)) })
+	}
+	if name := cfg.SubscriptionName(); name != "" {
+		p.Logger.Info("worker pulling", "subscription", name, "identity", cfg.Identity, "app_id", cfg.AppID)
+		g.Go(func() error { return stopped(p.Worker.Pull(gctx, p.PubSub.Subscriber(name), opts)) })
+	}
+	err := g.Wait()
+	p.Logger.Info("worker stopped")
+	return err
+}
+
+// stopped treats the end of a pull by shutdown as success.
+func stopped(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Close stops the publisher (flushing what it holds), closes the Pub/Sub client and flushes
+// the logs (within cloudlog.DefaultFlushTimeout; what is left is reported on stdout). Call it
+// once Serve has returned; later calls do nothing.
+func (p *Process[T]) Close() error {
+	p.closeOnce.Do(func() {
+		if p.publisher != nil {
+			p.publisher.Stop()
+		}
+		if p.PubSub != nil {
+			if err := p.PubSub.Close(); err != nil {
+				p.closeErr = fmt.Errorf("close pubsub client: %w", err)
+			}
+		}
+		closeLogging(p.Logging)
+	})
+	return p.closeErr
+}
+
+// newLogging returns the process's logging for cfg (LOG_DESTINATION, LOG_LEVEL, the project)
+// in env: JSON lines on stdout, or entries through the Cloud Logging API, whose generic_task
+// resource off Cloud Run names the identity as its job.
+func newLogging(ctx context.Context, cfg *config.Worker, env Env) (*cloudlog.Logging, error) {
+	dest, err := cloudlog.ParseDestination(cfg.LogDestination)
+	if err != nil {
+		return nil, err
+	}
+	level, err := config.ParseLogLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("config: LOG_LEVEL: %w", err)
+	}
+	return cloudlog.New(ctx, cloudlog.Options{
+		Destination:   dest,
+		Project:       cfg.Project,
+		Stdout:        env.stdout(),
+		Handler:       &slog.HandlerOptions{Level: level},
+		Env:           env.cloud(),
+		Job:           cfg.Identity,
+		ClientOptions: env.LoggingOptions,
+	})
+}
+
+// closeLogging flushes the API's entries at shutdown, within cloudlog.DefaultFlushTimeout after
+// the in-flight work's grace; the entries it could not write are reported on stdout by Close.
+func closeLogging(logs *cloudlog.Logging) {
+	ctx, cancel := context.WithTimeout(context.Background(), cloudlog.DefaultFlushTimeout)
+	defer cancel()
+	_ = logs.Close(ctx) // its drops are already reported; nothing more to do on the way out
+}
