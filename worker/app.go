@@ -290,7 +290,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if cfg.ReconcileTopic != "" {
 		p.publisher = p.PubSub.Publisher(cfg.ReconcileTopicName())
 		p.publisher.EnableMessageOrdering = true // the ordering key is what serializes a commit
-		p.Intake = &Intake{Publisher: p.publisher, Decoder: decoder, Logger: p.Logger}
+		p.Intake = p.Worker.Intake(p.publisher)
 	}
 	return p, nil
 }

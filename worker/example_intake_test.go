@@ -33,7 +33,8 @@ func ExampleIntake() {
 	pub := client.Publisher("projects/p/topics/reconcile")
 	pub.EnableMessageOrdering = true // required: the requests carry an ordering key
 	defer pub.Stop()
-	in := &worker.Intake{Publisher: pub, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	in := &worker.Intake{Publisher: pub, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Decoder: &events.Decoder{AppID: 42, Identity: "diff-hygiene"}} // our App and check run: others' Re-runs are ignored
 
 	o, err := in.Handle(ctx, &events.Message{ID: "1", Data: []byte(`{"owner":"Octo-Org","repo":"hello-world",` +
 		`"url":"https://github.com/Octo-Org/hello-world/pull/7","sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e"}`)})

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/sethvargo/go-envconfig"
 
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/statusmanager"
@@ -76,4 +78,34 @@ func ExampleWorker_PushHandler() {
 	// Output:
 	// push answered 204
 	// example completed success Looks good
+}
+
+// Start builds the process a reconciler's main runs (worker.Main) from the environment,
+// here a map pointing at the GitHub fake: the same variables as in production.
+func ExampleStart() {
+	ctx := context.Background()
+	gh := githubtest.NewServer()
+	defer gh.Close()
+	gh.AddPullRequest("octo-org", "hello-world", githubtest.PullRequest{Number: 7,
+		HeadSHA: "6dcb09b5b57875f334f61aebed695e2e4193db5e", Files: []githubtest.File{{Filename: "main.go"}}})
+
+	env := worker.Env{Stdout: io.Discard, Lookuper: envconfig.MapLookuper(map[string]string{
+		"GITHUB_APP_ID": strconv.FormatInt(gh.App().ID, 10), "GITHUB_APP_PRIVATE_KEY": string(gh.App().PrivateKeyPEM),
+		"GITHUB_API_URL": gh.URL() + "/", "IDENTITY": "files", "LOG_DESTINATION": "stdout",
+	})}
+	p, err := worker.Start(ctx, worker.App[Summary]{Reconcile: reconcileFiles}, env)
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	// p.Serve(ctx) would now serve pushes on PORT; here one message is handled directly.
+	o, err := p.Worker.Handle(ctx, &events.Message{ID: "1", Data: []byte(`{"owner":"octo-org","repo":"hello-world",` +
+		`"url":"https://github.com/octo-org/hello-world/pull/7","sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e"}`)})
+	fmt.Println(o, err)
+	for _, r := range gh.CheckRuns("octo-org", "hello-world", "6dcb09b5b57875f334f61aebed695e2e4193db5e") {
+		fmt.Println(r.Name, r.Status, r.Conclusion, r.Title)
+	}
+	// Output:
+	// reconciled <nil>
+	// files completed success Looks good
 }

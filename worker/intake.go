@@ -42,7 +42,9 @@ type Publisher interface {
 type Intake struct {
 	// Publisher publishes to the reconcile topic (required).
 	Publisher Publisher
-	// Decoder turns messages into requests; nil means the zero Decoder.
+	// Decoder turns messages into requests (required). It must name our App and check run
+	// (AppID, Identity): without them a Re-run of another App's check run would be forwarded
+	// as a rerun of ours. Worker.Intake makes an Intake with the worker's.
 	Decoder *events.Decoder
 	// Logger receives one record per message; nil means slog.Default().
 	Logger *slog.Logger
@@ -53,12 +55,30 @@ type Intake struct {
 	OnOutcome func(m *events.Message, o Outcome, err error)
 }
 
-// Validate reports a configuration Handle cannot work with.
+// Validate reports a configuration Handle cannot work with: no Publisher, or a Decoder that
+// does not name our App and check run.
 func (in *Intake) Validate() error {
-	if in == nil || in.Publisher == nil {
-		return errors.New("worker: Intake.Publisher is required")
+	if in == nil {
+		return errors.New("worker: nil Intake")
+	}
+	var errs []error
+	if in.Publisher == nil {
+		errs = append(errs, errors.New("Intake.Publisher is required"))
+	}
+	if in.Decoder == nil || in.Decoder.AppID == 0 || in.Decoder.Identity == "" {
+		errs = append(errs, errors.New("Intake.Decoder must name our App and check run (AppID, Identity): without them a Re-run of another App's check would be forwarded as ours"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 	return nil
+}
+
+// Intake returns the intake stage of this worker: publishing to pub, with the worker's
+// decoder (its App and check run name) and logger.
+func (w *Worker[T]) Intake(pub Publisher) *Intake {
+	w.init()
+	return &Intake{Publisher: pub, Decoder: w.decoder, Logger: w.Logger}
 }
 
 func (in *Intake) logger() *slog.Logger {
@@ -144,8 +164,12 @@ func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err
 }
 
 // PushHandler returns the intake's push endpoint alone: POST (any path) handles one pushed
-// message, as Worker.PushHandler's POST /intake does.
+// message, as Worker.PushHandler's POST /intake does. It panics when the Intake is
+// misconfigured (see Validate).
 func (in *Intake) PushHandler(opts PushOptions) http.Handler {
+	if err := in.Validate(); err != nil {
+		panic(err)
+	}
 	return newPushEndpoint(in.logger(), opts, 0, in.Handle)
 }
 

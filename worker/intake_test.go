@@ -103,10 +103,13 @@ func (e *pstestEnv) receive(t *testing.T, n int) []*pubsub.Message {
 	return ms
 }
 
+// ours is a decoder of the test App (id 1, that of checkSuite's events) and identity.
+func ours() *events.Decoder { return &events.Decoder{AppID: 1, Identity: identity} }
+
 func TestIntakeForwardsEachRequestWithItsOrderingKey(t *testing.T) {
 	ps := newPstest(t, true)
 	var buf logbuf.Buffer
-	in := &worker.Intake{Publisher: ps.publisher(t), Decoder: &events.Decoder{AppID: 1},
+	in := &worker.Intake{Publisher: ps.publisher(t), Decoder: ours(),
 		Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
 
 	o, err := in.Handle(context.Background(), checkSuite("101", "rerequested", strings.ToUpper(sha1)))
@@ -138,7 +141,7 @@ func TestIntakeForwardsEachRequestWithItsOrderingKey(t *testing.T) {
 
 func TestIntakeOutcomes(t *testing.T) {
 	ps := newPstest(t, true)
-	in := &worker.Intake{Publisher: ps.publisher(t)}
+	in := &worker.Intake{Publisher: ps.publisher(t), Decoder: ours()}
 	tests := []struct {
 		name string
 		m    *events.Message
@@ -164,8 +167,11 @@ func TestIntakeOutcomes(t *testing.T) {
 	if got := ps.receive(t, 1); !strings.Contains(string(got[0].Data), `"deliveryId":"3"`) {
 		t.Errorf("reconcile message %s, want the request with its delivery id", got[0].Data)
 	}
-	if _, err := (&worker.Intake{}).Handle(context.Background(), request("4", 7, sha1, false)); err == nil {
+	if _, err := (&worker.Intake{Decoder: ours()}).Handle(context.Background(), request("4", 7, sha1, false)); err == nil {
 		t.Error("an Intake without a Publisher handled a message")
+	}
+	if _, err := (&worker.Intake{Publisher: ps.publisher(t)}).Handle(context.Background(), request("5", 7, sha1, false)); err == nil {
+		t.Error("an Intake whose Decoder does not name our App handled a message")
 	}
 }
 
@@ -174,7 +180,7 @@ func TestIntakeOutcomes(t *testing.T) {
 // commit could never be published again by this instance.
 func TestIntakeResumesAKeyAfterAFailedPublish(t *testing.T) {
 	ps := newPstest(t, false) // no topic yet: the publish fails
-	in := &worker.Intake{Publisher: ps.publisher(t), PublishTimeout: 10 * time.Second}
+	in := &worker.Intake{Publisher: ps.publisher(t), Decoder: ours(), PublishTimeout: 10 * time.Second}
 	o, err := in.Handle(context.Background(), request("1", 7, sha1, false))
 	if o != worker.OutcomeRetry || err == nil {
 		t.Fatalf("Handle with no topic = %s, %v; want retry with an error", o, err)
@@ -190,7 +196,7 @@ func TestIntakeResumesAKeyAfterAFailedPublish(t *testing.T) {
 func TestPushRoutes(t *testing.T) {
 	e := newEnv(t, succeed)
 	ps := newPstest(t, true)
-	withIntake := httptest.NewServer(e.w.PushHandler(worker.PushOptions{Intake: &worker.Intake{Publisher: ps.publisher(t)}}))
+	withIntake := httptest.NewServer(e.w.PushHandler(worker.PushOptions{Intake: e.w.Intake(ps.publisher(t))}))
 	t.Cleanup(withIntake.Close)
 	without := httptest.NewServer(e.w.PushHandler(worker.PushOptions{}))
 	t.Cleanup(without.Close)

@@ -50,6 +50,7 @@ func Public(err error, message string) error {
 // "an internal error". It never includes the error's own text.
 func PublicReason(err error) string {
 	var pub *PublicError
+	var panicked *statusmanager.PanicError
 	var rle *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
 	var er *github.ErrorResponse
@@ -59,6 +60,8 @@ func PublicReason(err error) string {
 		return "no error"
 	case errors.As(err, &pub):
 		return pub.Message
+	case errors.As(err, &panicked):
+		return "the details' " + panicked.Method + " method panicked"
 	case errors.Is(err, statusmanager.ErrStatusTooLarge):
 		return "the result is too large for a check run"
 	case errors.Is(err, statusmanager.ErrInvalidStatus):

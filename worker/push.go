@@ -165,7 +165,19 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 // never answered 202, which the emulator treats as a nack. Other paths get 404. A reconcile
 // push gets a deadline of AckDeadline (less a margin) from its arrival, so that it is
 // answered before Pub/Sub would push it again.
+//
+// PushHandler panics when the worker or opts.Intake is misconfigured (see Validate), as
+// http.Handle does with a nil handler: an endpoint that would answer every push with a retry
+// must not start. Serve and ServeListener return the error instead.
 func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
+	if err := w.Validate(); err != nil {
+		panic(err)
+	}
+	if opts.Intake != nil {
+		if err := opts.Intake.Validate(); err != nil {
+			panic(err)
+		}
+	}
 	reconcile := newPushEndpoint(w.logger(), opts, w.ackDeadline(), w.Handle)
 	var intake http.Handler
 	if opts.Intake != nil {

@@ -22,9 +22,10 @@ import (
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
-// Result is what a reconcile concluded: the check run's conclusion ("success" when empty),
-// its title (the identity when empty) and the reconciler's details, rendered by the details'
-// Markdown method and annotated by its Annotations method when it has them.
+// Result is what a reconcile concluded: the check run's conclusion (one of statusmanager's
+// Conclusion constants; ConclusionSuccess when empty), its title (the identity when empty)
+// and the reconciler's details, rendered by the details' Markdown method and annotated by
+// its Annotations method when it has them, once the run is completed.
 type Result[T any] struct {
 	Conclusion string
 	Title      string
@@ -33,9 +34,16 @@ type Result[T any] struct {
 
 // Reconciler reconciles one pull request at one SHA. It is a function of the request:
 // level-triggered and idempotent, it may run any number of times for the same request. gh is
-// a client of the request's installation. An error is classified with IsTransient (mark it
-// with Transient or Permanent to decide); when a Result comes with a permanent error, its
-// Details are written with the failure.
+// a client of the request's installation.
+//
+// An error is retried by default, as controller-runtime does: the message is nacked and comes
+// again, and at the last delivery attempt the run is completed as failed. Return
+// Permanent(err), the terminal error, to fail the run at once; errors known to be final
+// already are (a GitHub answer that retrying cannot change, a 4xx other than 408 and 429; a
+// status GitHub would refuse). When a Result comes with a permanent error, its Details are
+// written with the failure. A panic, in the reconciler or in its details' Markdown or
+// Annotations, fails that request permanently and is logged with its stack; the process
+// serves on.
 type Reconciler[T any] func(ctx context.Context, req *events.Request, gh *github.Client) (*Result[T], error)
 
 // ClientFactory hands out GitHub clients authenticated as an installation; installationID 0
@@ -96,6 +104,10 @@ const (
 	DefaultGitHubTimeout = time.Minute
 	// DefaultMemory is the number of entries of each in-memory map.
 	DefaultMemory = 10000
+	// DefaultMaxDeliveryAttempts is the dead-letter policy's max_delivery_attempts of the
+	// deployment (terraform/, config's MAX_DELIVERY_ATTEMPTS): a Worker that is not told
+	// otherwise gives up at this attempt, completing the run as failed.
+	DefaultMaxDeliveryAttempts = 15
 	// StatusCost is the rate-limit points of a reconcile's status reads and writes: the
 	// read of the commit's runs, the in_progress write and the completed write (annotations
 	// beyond the first 50 cost one more point per 50).
@@ -132,7 +144,10 @@ type Worker[T any] struct {
 	Clients ClientFactory
 	// Reconcile is the reconciler (required).
 	Reconcile Reconciler[T]
-	// Decoder turns messages into requests; nil means the zero Decoder.
+	// Decoder turns messages into requests. Its AppID and Identity, when zero (or when it is
+	// nil), are the Manager's: a Re-run of another App's check run, or of another check, is
+	// ignored, never reconciled as ours. Validate refuses a Decoder naming another App or
+	// identity than the Manager.
 	Decoder *events.Decoder
 	// Logger receives one record per request and outcome; nil means slog.Default().
 	Logger *slog.Logger
@@ -148,7 +163,7 @@ type Worker[T any] struct {
 	AckDeadline time.Duration
 	// MaxDeliveryAttempts is the subscription's dead-letter max_delivery_attempts: at this
 	// attempt a transient failure completes the run as failed and the message is acked. 0
-	// means never give up (the message is nacked until the subscription drops it).
+	// means DefaultMaxDeliveryAttempts.
 	MaxDeliveryAttempts int
 	// Cost, when set, estimates the rate-limit points the reconciler spends on req (its reads
 	// and writes of GitHub), for the admission by budget (see Admitter); nil means
@@ -162,7 +177,9 @@ type Worker[T any] struct {
 	OnOutcome func(m *events.Message, o Outcome, err error)
 
 	once     sync.Once
-	attempts *lru // message key → deliveries seen, when the message does not say
+	invalid  error           // Validate's, once
+	decoder  *events.Decoder // Decoder, with the Manager's App and identity where it has none
+	attempts *lru            // message key → deliveries seen, when the message does not say
 	flights  flights
 }
 
@@ -173,7 +190,34 @@ func (w *Worker[T]) init() {
 			n = DefaultMemory
 		}
 		w.attempts = newLRU(n)
+		w.invalid = w.Validate()
+		w.decoder = w.effectiveDecoder()
 	})
+}
+
+// effectiveDecoder is Decoder with the Manager's App and identity where it leaves them zero.
+func (w *Worker[T]) effectiveDecoder() *events.Decoder {
+	var d events.Decoder
+	if w.Decoder != nil {
+		d = *w.Decoder
+	}
+	if w.Manager != nil {
+		if d.AppID == 0 {
+			d.AppID = w.Manager.AppID()
+		}
+		if d.Identity == "" {
+			d.Identity = w.Manager.Identity()
+		}
+	}
+	return &d
+}
+
+// maxAttempts is MaxDeliveryAttempts, or its default.
+func (w *Worker[T]) maxAttempts() int {
+	if w.MaxDeliveryAttempts > 0 {
+		return w.MaxDeliveryAttempts
+	}
+	return DefaultMaxDeliveryAttempts
 }
 
 func (w *Worker[T]) logger() *slog.Logger {
@@ -201,11 +245,16 @@ func (w *Worker[T]) ackDeadline() time.Duration {
 // it: the completed write and a re-read of the run, or a failure write.
 func (w *Worker[T]) finalReserve() time.Duration { return 2 * w.githubTimeout() }
 
-// Validate reports a configuration the worker cannot work with: a missing Manager, Clients
-// or Reconcile, or timeouts that do not fit in the ack deadline (Timeout, the final writes'
-// reserve of twice GitHubTimeout and the margin must fit in AckDeadline). Serve and Pull
-// refuse to start with it.
+// Validate reports a configuration the worker cannot work with: a nil Worker, a missing
+// Manager, Clients or Reconcile, a Decoder naming another App or identity than the Manager,
+// or timeouts that do not fit in the ack deadline (Timeout, the final writes' reserve of
+// twice GitHubTimeout and the margin must fit in AckDeadline). Serve, Pull and Start refuse
+// to start with it, and PushHandler panics: a worker that would answer every message with a
+// retry must not start.
 func (w *Worker[T]) Validate() error {
+	if w == nil {
+		return errors.New("worker: nil Worker")
+	}
 	var errs []error
 	if w.Manager == nil {
 		errs = append(errs, errors.New("Manager is required"))
@@ -215,6 +264,14 @@ func (w *Worker[T]) Validate() error {
 	}
 	if w.Reconcile == nil {
 		errs = append(errs, errors.New("Reconcile is required"))
+	}
+	if d := w.Decoder; d != nil && w.Manager != nil {
+		if d.AppID != 0 && d.AppID != w.Manager.AppID() {
+			errs = append(errs, fmt.Errorf("Decoder.AppID %d is not the Manager's App %d: Re-runs of our check runs would be ignored", d.AppID, w.Manager.AppID()))
+		}
+		if d.Identity != "" && d.Identity != w.Manager.Identity() {
+			errs = append(errs, fmt.Errorf("Decoder.Identity %q is not the Manager's %q: Re-runs of our check runs would be ignored", d.Identity, w.Manager.Identity()))
+		}
 	}
 	if w.Timeout < 0 || w.GitHubTimeout < 0 || w.AckDeadline < 0 || w.MaxDeliveryAttempts < 0 {
 		errs = append(errs, errors.New("Timeout, GitHubTimeout, AckDeadline and MaxDeliveryAttempts must not be negative"))
@@ -284,10 +341,10 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 		defer func() { w.OnOutcome(m, o, err) }()
 	}
 	log := w.logger()
-	if w.Manager == nil || w.Clients == nil || w.Reconcile == nil {
-		return OutcomeRetry, errors.New("worker: Manager, Clients and Reconcile are required")
+	if w.invalid != nil {
+		return OutcomeRetry, w.invalid
 	}
-	res, err := w.Decoder.Decode(m)
+	res, err := w.decoder.Decode(m)
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelError, "invalid message: nacked so that the dead-letter policy moves it",
 			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
@@ -377,20 +434,20 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		var joinedRerun bool
 		o, shared, joinedRerun, err = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
 			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
-			return r.do()
+			return r.safely(r.do)
 		})
 		if !req.Rerun || !shared || joinedRerun || ctx.Err() != nil {
 			break
 		}
 	}
-	if shared && o == OutcomeRetry && w.MaxDeliveryAttempts > 0 && attempt >= w.MaxDeliveryAttempts && ctx.Err() == nil {
+	if shared && o == OutcomeRetry && attempt >= w.maxAttempts() && ctx.Err() == nil {
 		// The flight this delivery joined belongs to an earlier attempt of another delivery,
 		// but this one is at its last attempt: it gives up for itself rather than go to the
 		// dead-letter topic with nothing written.
 		cause := err
 		o, _, _, err = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
 			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
-			return r.giveUp(cause)
+			return r.safely(func() (Outcome, error) { return r.giveUp(cause) })
 		})
 	}
 	level := slog.LevelInfo
@@ -483,7 +540,7 @@ func (r *run[T]) do() (Outcome, error) {
 	if r.attempt > 1 {
 		title = fmt.Sprintf("Reconciling (attempt %d)", r.attempt)
 	}
-	if err := r.write(title, &statusmanager.Status[T]{Status: "in_progress"}); err != nil {
+	if err := r.write(title, &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
 		return r.failed(fmt.Errorf("write in_progress status: %w", err), nil)
 	}
 
@@ -496,9 +553,9 @@ func (r *run[T]) do() (Outcome, error) {
 	}
 	conclusion := res.Conclusion
 	if conclusion == "" {
-		conclusion = "success"
+		conclusion = statusmanager.ConclusionSuccess
 	}
-	if err := r.write(res.Title, &statusmanager.Status[T]{Status: "completed", Conclusion: conclusion, Details: res.Details}); err != nil {
+	if err := r.write(res.Title, &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: conclusion, Details: res.Details}); err != nil {
 		if r.landed() {
 			// The write took effect though its answer was lost.
 			return OutcomeReconciled, nil
@@ -511,7 +568,7 @@ func (r *run[T]) do() (Outcome, error) {
 // completed reports whether st says this request is done: completed at its SHA, and for a
 // rerun, by a run this rerun made.
 func (r *run[T]) completed(st *statusmanager.Status[T]) bool {
-	if st == nil || st.Status != "completed" || st.ObservedGeneration != r.req.SHA {
+	if st == nil || st.Status != statusmanager.StatusCompleted || st.ObservedGeneration != r.req.SHA {
 		return false
 	}
 	return !r.req.Rerun || events.ParseRunRef(r.session.CheckRun().GetExternalID()).Ref == rerunID(r.req)
@@ -524,6 +581,32 @@ func (r *run[T]) landed() bool {
 	defer cancel()
 	st, err := r.session.ObservedState(ctx)
 	return err == nil && r.completed(st)
+}
+
+// safely runs f (do or giveUp), turning a panic that escapes it into a permanent failure of
+// the request, logged with its stack, so that one bad request never takes the process and
+// every message in flight with it. The reconciler and its details' methods are guarded
+// where they are called; this catches the rest of the caller's code the worker runs (the
+// ClientFactory, the details' JSON decoding) and the worker's own bugs.
+func (r *run[T]) safely(f func() (Outcome, error)) (o Outcome, err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		r.log.Error("panic while handling the request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		o, err = OutcomeFailed, Permanent(Public(fmt.Errorf("panic: %v", p), "the worker panicked"))
+		if r.session == nil {
+			return
+		}
+		defer func() {
+			if recover() != nil {
+				o = OutcomeFailed // the failure write panicked too: acked, logged above
+			}
+		}()
+		o, err = r.failed(err, nil)
+	}()
+	return f()
 }
 
 // giveUp completes the run as failed at the last delivery attempt, unless it is done.
@@ -565,14 +648,18 @@ func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.log.Error("reconciler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			res, err = nil, Permanent(Public(errors.New(fmt.Sprint(p)), "reconciler panicked"))
+			res, err = nil, Permanent(Public(fmt.Errorf("panic: %v", p), "the reconciler panicked"))
 		}
 	}()
 	res, err = r.w.Reconcile(ctx, r.req, gh)
-	if err != nil && ctx.Err() != nil {
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
 		// Cut short by the timeout or the shutdown: a timeout is transient by definition.
 		err = Transient(fmt.Errorf("reconcile cut short (%v, timeout %s, message deadline less %s for the final writes): %w",
 			context.Cause(ctx), r.w.timeout(), r.w.finalReserve(), err))
+	default:
+		err = reconcileError(err)
 	}
 	return res, err
 }
@@ -592,36 +679,37 @@ func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
 	if res != nil {
 		details = res.Details
 	}
-	max := r.w.MaxDeliveryAttempts
+	var pe *statusmanager.PanicError
+	if errors.As(cause, &pe) {
+		r.log.Error("the details' "+pe.Method+" method panicked", "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	}
+	max := r.w.maxAttempts()
 	if IsTransient(cause) {
-		if max <= 0 || r.attempt < max {
-			left := "will retry"
-			if max > 0 {
-				left = fmt.Sprintf("will retry (attempt %d of %d)", r.attempt, max)
-			}
-			if run := r.session.CheckRun(); run != nil && run.GetStatus() != "completed" {
+		if r.attempt < max {
+			left := fmt.Sprintf("will retry (attempt %d of %d)", r.attempt, max)
+			if run := r.session.CheckRun(); run != nil && run.GetStatus() != statusmanager.StatusCompleted {
 				// Only on an open run we know of: never a new run just to say so. No details:
 				// their annotations belong with the completed write.
-				if err := r.write(publicTitle("Transient failure, "+left, cause), &statusmanager.Status[T]{Status: "in_progress"}); err != nil {
+				if err := r.write(publicTitle("Transient failure, "+left, cause), &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
 					r.log.Warn("could not record the transient failure on the check run", "error", err.Error())
 				}
 			}
 			return OutcomeRetry, cause
 		}
 		cause = fmt.Errorf("gave up after %d attempts: %w", r.attempt, cause)
-		if err := r.write(publicTitle(fmt.Sprintf("gave up after %d attempts", r.attempt), cause), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details}); err != nil {
+		if err := r.write(publicTitle(fmt.Sprintf("gave up after %d attempts", r.attempt), cause), &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: statusmanager.ConclusionFailure, Details: details}); err != nil {
 			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
 		}
 		return OutcomeGaveUp, cause
 	}
-	err := r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: details})
+	err := r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: statusmanager.ConclusionFailure, Details: details})
 	if err != nil && res != nil {
 		// The details themselves may be what GitHub refuses (too large, bad annotations).
 		var zero T
-		err = r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: "completed", Conclusion: "failure", Details: zero})
+		err = r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: statusmanager.ConclusionFailure, Details: zero})
 	}
 	if err != nil {
-		if IsTransient(err) && (max <= 0 || r.attempt < max) {
+		if IsTransient(err) && r.attempt < max {
 			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
 		}
 		r.log.Error("could not record the permanent failure on the check run; acking anyway", "error", err.Error())

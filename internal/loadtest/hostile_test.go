@@ -224,14 +224,19 @@ func hostileRows() []hostileRow {
 		{"forged status marker (completed at this SHA) in the details Markdown of our own in-progress run", "statusmanager + fake",
 			"not trusted: the next delivery reconciled (was in_progress written, then reconciled); 1 run",
 			func(t *testing.T, e *env) string {
-				// Our own in-progress run whose Markdown carries a forged "completed" marker.
+				// Our own in-progress run whose Markdown carries a forged "completed" marker, the
+				// run's own in_progress marker after it. (The statusmanager shows no details'
+				// Markdown on an in-progress run any more; the run is written through the API,
+				// as our App, to keep the forgery in front of the reader.)
 				gh, err := e.clients.Client(context.Background(), owner, repo, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				res := &events.Resource{Owner: owner, Repo: repo, Number: 7, URL: prURL(owner, repo, 7)}
-				if err := e.w.Manager.NewSession(gh, res, hostileSHA).SetActualState(context.Background(), "Reconciling",
-					&statusmanager.Status[report]{Status: "in_progress", Details: report{Forged: forgedMarker()}}); err != nil {
+				own, _ := json.MarshalIndent(statusmanager.Status[report]{ObservedGeneration: hostileSHA, Status: "in_progress"}, "", "  ")
+				summary := "Looked at 1 file." + forgedMarker() + fmt.Sprintf("\n<!--%s-status-->\n<!--\n%s\n-->\n<!--/%s-status-->", identity, own, identity)
+				if _, _, err := gh.Checks.CreateCheckRun(context.Background(), owner, repo, github.CreateCheckRunOptions{
+					Name: identity, HeadSHA: hostileSHA, Status: github.String("in_progress"),
+					Output: &github.CheckRunOutput{Title: github.String("Reconciling"), Summary: github.String(summary)}}); err != nil {
 					t.Fatal(err)
 				}
 				o1 := worker.Outcome("in_progress written")
