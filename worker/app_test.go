@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"maps"
 	"strconv"
 	"strings"
@@ -132,4 +133,28 @@ func reconcileFiles(ctx context.Context, req *events.Request, gh *github.Client)
 		return nil, err
 	}
 	return &worker.Result[Summary]{Title: "Looks good", Details: Summary{Files: len(files)}}, nil
+}
+
+// What a reconciler logs through Logger(ctx) carries its request's labels, so the check
+// run's details link selects it.
+func TestReconcilerLogsCarryTheRequestLabels(t *testing.T) {
+	e := newEnv(t, func(ctx context.Context, req *events.Request, gh *github.Client) (*worker.Result[notes], error) {
+		worker.Logger(ctx).Info("sized the pull request", "files", 3)
+		return succeed(ctx, req, gh)
+	})
+	if worker.Logger(context.Background()) != slog.Default() {
+		t.Error("Logger outside a reconcile is not slog.Default()")
+	}
+	if o, err := e.w.Handle(context.Background(), request("m1", 7, sha1, false)); o != worker.OutcomeReconciled {
+		t.Fatalf("%s, %v", o, err)
+	}
+	for _, line := range strings.Split(e.log.String(), "\n") {
+		if strings.Contains(line, "sized the pull request") {
+			for _, l := range []string{`"pr_url":"` + prURL(7) + `"`, `"sha":"` + sha1 + `"`, `"delivery_id":"m1"`, `"files":3`} {
+				contains(t, "record", line, l)
+			}
+			return
+		}
+	}
+	t.Errorf("no record of the reconciler in the log:\n%s", e.log.String())
 }

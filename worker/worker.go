@@ -643,7 +643,7 @@ func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
 	if dl, ok := r.ctx.Deadline(); ok {
 		deadline = earliest(deadline, dl.Add(-r.w.finalReserve()))
 	}
-	ctx, cancel := context.WithDeadline(r.ctx, deadline)
+	ctx, cancel := context.WithDeadline(withLogger(r.ctx, r.log), deadline)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {

@@ -1,0 +1,25 @@
+package worker
+
+import (
+	"context"
+	"log/slog"
+)
+
+// loggerKey is the context key of a request's logger.
+type loggerKey struct{}
+
+// Logger returns the logger of the request ctx is about: inside a Reconciler, the worker's
+// logger with the request's Cloud Logging labels (pr_url, sha, delivery_id), so that what
+// the reconciler logs through it is among the records the check run's details link selects.
+// Elsewhere it returns slog.Default().
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// withLogger returns ctx carrying the request's logger l.
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
