@@ -9,6 +9,9 @@ ENV GOTOOLCHAIN=local
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
+# The reconciler to build, default ./cmd/worker (diff hygiene); yours with
+# --build-arg MAIN=./examples/prsize. `make build` reads it from the environment.
+ARG MAIN
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build make build
 
 # Run: no shell, no package manager, a non-root user; only the static binary.

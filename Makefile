@@ -9,8 +9,10 @@ STATICCHECK := $(TOOLS)/staticcheck
 
 .PHONY: build local test vet staticcheck fmt-check terraform-check tools
 
+# MAIN is the command built into bin/worker: ./cmd/worker (diff hygiene) unless given, e.g.
+# `make build MAIN=./examples/prsize`; the Dockerfile passes its MAIN build argument.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/worker ./cmd/worker
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/worker $(or $(MAIN),./cmd/worker)
 
 local:
 	$(GO) run ./cmd/local

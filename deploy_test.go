@@ -240,6 +240,42 @@ func TestMakeBuildRecipe(t *testing.T) {
 	}
 }
 
+// The image recipe builds any reconciler of the module: the Dockerfile's MAIN build argument
+// reaches `make build` (build arguments are environment variables of RUN), which builds it
+// instead of ./cmd/worker.
+func TestMakeBuildMAIN(t *testing.T) {
+	src, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := parseDockerfile(t, src)
+	declared := false
+	for _, c := range stages[0].Commands {
+		if a, ok := c.(*instructions.ArgCommand); ok {
+			for _, kv := range a.Args {
+				declared = declared || kv.Key == "MAIN"
+			}
+		}
+	}
+	if !declared {
+		t.Error("the build stage declares no ARG MAIN")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	for main, want := range map[string]string{"": "./cmd/worker", "./examples/prsize": "./examples/prsize"} {
+		cmd := exec.Command("make", "-n", "--no-print-directory", "build")
+		cmd.Env = append(os.Environ(), "MAIN="+main)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("make -n build: %v", err)
+		}
+		if got := strings.TrimSpace(string(out)); !strings.HasSuffix(got, "-o bin/worker "+want) {
+			t.Errorf("MAIN=%q: make build runs %q, want it to build %s", main, got, want)
+		}
+	}
+}
+
 func TestDockerignore(t *testing.T) {
 	b, err := os.ReadFile(".dockerignore")
 	if err != nil {
