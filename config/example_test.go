@@ -69,3 +69,26 @@ func ExampleParseLogLevel() {
 	// ERROR <nil>
 	// INFO "verbose" is not debug, info, warn or error
 }
+
+// A reconciler's own settings are a go-envconfig struct of its own, read from the same
+// environment as the worker's with Process and documented with VariablesOf.
+func ExampleProcess() {
+	type policy struct {
+		MaxLines int    `env:"PRSIZE_MAX_LINES, default=400" desc:"pull requests above this many changed lines are flagged"`
+		Label    string `env:"PRSIZE_LABEL" desc:"a label that exempts a pull request"`
+	}
+	var p policy
+	err := config.Process(context.Background(), envconfig.MapLookuper(map[string]string{"PRSIZE_LABEL": "big-on-purpose"}), &p)
+	fmt.Println(p.MaxLines, p.Label, err)
+	var bad policy
+	err = config.Process(context.Background(), envconfig.MapLookuper(map[string]string{"PRSIZE_MAX_LINES": "many"}), &bad)
+	fmt.Println(err)
+	for _, v := range config.VariablesOf(policy{}) {
+		fmt.Printf("%s (default %q): %s\n", v.Name, v.Default, v.Description)
+	}
+	// Output:
+	// 400 big-on-purpose <nil>
+	// PRSIZE_MAX_LINES: strconv.ParseInt: parsing "many": invalid syntax
+	// PRSIZE_MAX_LINES (default "400"): pull requests above this many changed lines are flagged
+	// PRSIZE_LABEL (default ""): a label that exempts a pull request
+}

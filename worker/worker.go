@@ -1,5 +1,19 @@
 // Package worker consumes reconcile requests from Pub/Sub (push or pull) and drives a
 // reconciler through the statusmanager, acking a message only once its check run is written.
+//
+// A reconciler binary's whole main is
+//
+//	func main() { worker.Main(worker.App[Details]{Reconcile: reconcile}) }
+//
+// Main (and Run, and Start, which tests and other commands use) reads the environment that
+// config.Worker documents, validates it at start-up and serves both stages: the intake stage
+// (Intake) and the ordered reconcile stage (Worker), by push (PushHandler) or pull. A
+// Reconciler is a function of one request: its errors are retried unless Permanent, its
+// panics fail only its own request, and what it logs through Logger(ctx) is behind the check
+// run's details link.
+//
+// The API is built on go-github v60 (github.com/google/go-github/v60): a Reconciler gets a
+// *github.Client, so go-github's major version is part of this package's API and stays at v60.
 package worker
 
 import (
