@@ -22,8 +22,8 @@ func (c counted) Markdown() string {
 		*c.markdown++
 	}
 	if c.Panic == "Markdown" {
-		var m map[string]int
-		m["boom"]++ // a nil map write, as a real bug would
+		var findings []string
+		return findings[len(findings)] // index out of range, as a real bug would
 	}
 	return "Found everything."
 }

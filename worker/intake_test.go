@@ -296,7 +296,7 @@ func TestValidateRefusesWhatCannotFit(t *testing.T) {
 		{"defaults", func(*worker.Worker[notes]) {}, ""},
 		{"timeout too long", func(w *worker.Worker[notes]) { w.Timeout = 8 * time.Minute }, "do not fit in AckDeadline 10m0s"},
 		{"short ack deadline", func(w *worker.Worker[notes]) { w.AckDeadline = time.Minute }, "do not fit"},
-		{"no reconciler", func(w *worker.Worker[notes]) { w.Reconcile = nil }, "Reconcile is required"},
+		{"no reconciler", func(w *worker.Worker[notes]) { w.Reconcile = nil }, "Reconcile func is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,8 +42,8 @@ func TestMisconfiguredWorkerIsRefusedAtStart(t *testing.T) {
 		want string
 	}{
 		{"nil worker", nil, "nil Worker"},
-		{"zero worker", &worker.Worker[notes]{}, "Manager is required"},
-		{"no reconciler", with(func(w *worker.Worker[notes]) { w.Reconcile = nil }), "Reconcile is required"},
+		{"zero worker", &worker.Worker[notes]{}, "the Manager is required"},
+		{"no reconciler", with(func(w *worker.Worker[notes]) { w.Reconcile = nil }), "the Reconcile func is required"},
 		{"decoder of another App", with(func(w *worker.Worker[notes]) { w.Decoder = &events.Decoder{AppID: e.gh.App().ID + 1} }), "is not the Manager's App"},
 		{"decoder of another check", with(func(w *worker.Worker[notes]) { w.Decoder = &events.Decoder{Identity: "someone-else"} }), "is not the Manager's"},
 		{"timeout beyond the ack deadline", with(func(w *worker.Worker[notes]) { w.Timeout, w.AckDeadline = 10*time.Minute, time.Minute }),
@@ -193,8 +193,8 @@ func TestPanicsInUserCallbacksAreSurvived(t *testing.T) {
 					return &worker.Result[fragile]{Details: fragile{Files: 1}}, nil
 				}
 				if method == "Reconcile" {
-					var m map[string]int
-					m["x"] = 1 // assignment to a nil map
+					var files []*github.CommitFile
+					_ = files[0].GetFilename() // index out of range, as a real bug would
 				}
 				return &worker.Result[fragile]{Details: fragile{Panic: method, Files: 3}}, nil
 			})

@@ -271,28 +271,28 @@ func (w *Worker[T]) Validate() error {
 	}
 	var errs []error
 	if w.Manager == nil {
-		errs = append(errs, errors.New("Manager is required"))
+		errs = append(errs, errors.New("the Manager is required"))
 	}
 	if w.Clients == nil {
-		errs = append(errs, errors.New("Clients is required"))
+		errs = append(errs, errors.New("the Clients are required"))
 	}
 	if w.Reconcile == nil {
-		errs = append(errs, errors.New("Reconcile is required"))
+		errs = append(errs, errors.New("the Reconcile func is required"))
 	}
 	if d := w.Decoder; d != nil && w.Manager != nil {
 		if d.AppID != 0 && d.AppID != w.Manager.AppID() {
-			errs = append(errs, fmt.Errorf("Decoder.AppID %d is not the Manager's App %d: Re-runs of our check runs would be ignored", d.AppID, w.Manager.AppID()))
+			errs = append(errs, fmt.Errorf("the Decoder's AppID %d is not the Manager's App %d: Re-runs of our check runs would be ignored", d.AppID, w.Manager.AppID()))
 		}
 		if d.Identity != "" && d.Identity != w.Manager.Identity() {
-			errs = append(errs, fmt.Errorf("Decoder.Identity %q is not the Manager's %q: Re-runs of our check runs would be ignored", d.Identity, w.Manager.Identity()))
+			errs = append(errs, fmt.Errorf("the Decoder's Identity %q is not the Manager's %q: Re-runs of our check runs would be ignored", d.Identity, w.Manager.Identity()))
 		}
 	}
 	if w.Timeout < 0 || w.GitHubTimeout < 0 || w.AckDeadline < 0 || w.MaxDeliveryAttempts < 0 {
-		errs = append(errs, errors.New("Timeout, GitHubTimeout, AckDeadline and MaxDeliveryAttempts must not be negative"))
+		errs = append(errs, errors.New("the Timeout, GitHubTimeout, AckDeadline and MaxDeliveryAttempts must not be negative"))
 	}
 	ack := w.ackDeadline()
 	if need := w.timeout() + w.finalReserve() + deadlineMargin(ack); need > ack {
-		errs = append(errs, fmt.Errorf("Timeout %s and the final writes (2 × GitHubTimeout %s) do not fit in AckDeadline %s with its margin: shorten them or raise the ack deadline",
+		errs = append(errs, fmt.Errorf("the Timeout %s and the final writes (2 × GitHubTimeout %s) do not fit in AckDeadline %s with its margin: shorten them or raise the ack deadline",
 			w.timeout(), w.githubTimeout(), ack))
 	}
 	if err := errors.Join(errs...); err != nil {
