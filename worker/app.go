@@ -148,7 +148,10 @@ func (a App[T]) command(args []string) (Command[T], []string, error) {
 	if cmd := a.Commands[args[0]]; cmd != nil {
 		return cmd, args[1:], nil
 	}
-	names := slices.Sorted(maps.Keys(a.Commands))
+	if args[0] == "redrive" {
+		return redriveCommand[T], args[1:], nil // every reconciler binary has it
+	}
+	names := append(slices.Sorted(maps.Keys(a.Commands)), "redrive")
 	hint := "run without arguments (configured by the environment, see README \"Configuration\")"
 	if len(names) > 0 {
 		hint += " or with one of " + strings.Join(names, ", ")
@@ -192,9 +195,11 @@ type Process[T any] struct {
 	// flushes it.
 	Logging *cloudlog.Logging
 
-	publisher *pubsub.Publisher
-	closeOnce sync.Once
-	closeErr  error
+	publisher  *pubsub.Publisher
+	stdout     io.Writer             // the Env's, for subcommands' output
+	pubsubOpts []option.ClientOption // the Env's, for subcommands' own clients
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Start reads the configuration of env (config.Worker, and the reconciler's own through
@@ -216,7 +221,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err != nil {
 		return nil, err
 	}
-	p := &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs}
+	p := &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs, stdout: env.stdout(), pubsubOpts: env.PubSubOptions}
 	defer func() {
 		if err != nil {
 			p.Close()
