@@ -267,7 +267,7 @@ func hostileRows() []hostileRow {
 				return "not trusted: " + describe(e, o, err)
 			}},
 		{"10,000 annotations from the reconciler", "statusmanager + fake",
-			"reconciled; 10000 annotations written once, 50 a request (204 requests, token fetch included); summary 65535 bytes or less, status read back",
+			"reconciled; 10000 annotations written once, 50 a request (205 requests, installation lookup, token fetch and rate-limit read included); summary 65535 bytes or less, status read back",
 			func(t *testing.T, e *env) string {
 				e.restart(t, envOpts{reconcile: annotate(10000)})
 				e.gh.ResetCounters()
@@ -286,7 +286,7 @@ func hostileRows() []hostileRow {
 				if len(runs[0].Summary) > statusmanager.MaxSummaryBytes {
 					size = fmt.Sprintf("%d bytes, OVER the limit", len(runs[0].Summary))
 				}
-				return fmt.Sprintf("%s; %d annotations written once, 50 a request (%d requests, token fetch included); summary %s, %s",
+				return fmt.Sprintf("%s; %d annotations written once, 50 a request (%d requests, installation lookup, token fetch and rate-limit read included); summary %s, %s",
 					o, len(runs[0].Annotations), reqs, size, readBack)
 			}},
 		{"status whose JSON alone is over 65,535 bytes", "statusmanager + fake",
