@@ -364,7 +364,9 @@ func (st loadStats) benchRow(t *testing.T, path string) {
 	bench(t, "fleet", path, st.commits, st.runs, st.reconciles, st.duplicateAnnotations,
 		fmt.Sprintf("%.0f", percentile(lat, 50).Seconds()*1000), fmt.Sprintf("%.0f", percentile(lat, 99).Seconds()*1000),
 		fmt.Sprintf("%.1f", float64(st.commits)/st.busy.Seconds()),
-		fmt.Sprintf("%.1f", float64(st.requests)/float64(st.commits)), fmt.Sprintf("%.1f", float64(st.points)/float64(st.commits)))
+		fmt.Sprintf("%.1f", float64(st.requests)/float64(st.commits)), fmt.Sprintf("%.1f", float64(st.points)/float64(st.commits)),
+		// What one installation's default budget of 5,000 points an hour carries.
+		fmt.Sprintf("%.0f", 5000/(float64(st.points)/float64(st.commits))))
 }
 
 // loadRounds runs rounds of n commits, each hit by twin events at once, and returns the
