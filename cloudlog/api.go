@@ -100,15 +100,14 @@ type Logging struct {
 	logName  string
 	resource *mrpb.MonitoredResource
 
-	api             *apiSink // nil for Stdout
-	reportEvery     time.Duration
-	stopReports     chan struct{}
-	reportsDone     chan struct{}
-	reportMu        sync.Mutex
-	reported        int64 // dropped entries already reported
-	reportedWritten int64 // written entries when the API last got a report
-	closeOnce       sync.Once
-	closeErr        error
+	api         *apiSink // nil for Stdout
+	reportEvery time.Duration
+	stopReports chan struct{}
+	reportsDone chan struct{}
+	reportMu    sync.Mutex
+	reported    int64 // dropped entries already reported
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // New picks the destination (see Choose) and returns the Logging writing there. The choice is
