@@ -151,7 +151,9 @@ func (a App[T]) command(args []string) (Command[T], []string, error) {
 	if args[0] == "redrive" {
 		return redriveCommand[T], args[1:], nil // every reconciler binary has it
 	}
-	names := append(slices.Sorted(maps.Keys(a.Commands)), "redrive")
+	builtin := map[string]Command[T]{"redrive": redriveCommand[T]}
+	maps.Copy(builtin, a.Commands)
+	names := slices.Sorted(maps.Keys(builtin))
 	hint := "run without arguments (configured by the environment, see README \"Configuration\")"
 	if len(names) > 0 {
 		hint += " or with one of " + strings.Join(names, ", ")
