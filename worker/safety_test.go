@@ -313,7 +313,9 @@ func TestReconcilerErrorsAreRetriedByDefault(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &counter{fn: func(context.Context, *events.Request, *github.Client) (*worker.Result[notes], error) { return nil, tt.err }}
+			c := &counter{fn: func(context.Context, *events.Request, *github.Client) (*worker.Result[notes], error) {
+				return nil, tt.err
+			}}
 			e := newEnv(t, c.reconcile)
 			e.w.MaxDeliveryAttempts = 3
 			for i, want := range tt.want {
