@@ -1,5 +1,10 @@
 // Package hygiene is prreconciler's built-in "diff hygiene" reconciler: it reads the files a pull request
 // changes and reports merge-conflict markers, committed private keys and oversized files on added lines.
+//
+// Check and Reconcile are the checks; Reconciler is the reconciler the worker runs (it reconciles only a
+// pull request's head, and completes a request for an older commit as "Superseded"); Config is its own
+// environment (HYGIENE_*), read beside the worker's; App is the whole of cmd/worker:
+// worker.Main(hygiene.App()).
 package hygiene
 
 import (
