@@ -3,7 +3,6 @@ module github.com/prreconciler/prreconciler
 go 1.26.8
 
 require (
-	cloud.google.com/go/compute/metadata v0.10.0
 	cloud.google.com/go/logging v1.21.1
 	cloud.google.com/go/pubsub/v2 v2.9.0
 	github.com/bradleyfalzon/ghinstallation/v2 v2.10.0
@@ -25,6 +24,7 @@ require (
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.1 // indirect
+	cloud.google.com/go/compute/metadata v0.10.0 // indirect
 	cloud.google.com/go/iam v1.14.0 // indirect
 	cloud.google.com/go/longrunning v1.3.0 // indirect
 	github.com/agext/levenshtein v1.2.3 // indirect

@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-
-	"cloud.google.com/go/compute/metadata"
 )
 
 // Destination is where the records go (LOG_DESTINATION).
@@ -28,7 +25,10 @@ const (
 	API Destination = "api"
 )
 
-// ParseDestination returns the destination named s (case-insensitive); "" is Auto.
+// ParseDestination returns the destination named s (case-insensitive, surrounding spaces
+// ignored); "" is Auto. It is the one parser of LOG_DESTINATION: config.Worker.Validate refuses
+// what it refuses, and the logging is built for what it returns. Its error is a
+// *DestinationError.
 func ParseDestination(s string) (Destination, error) {
 	switch d := Destination(strings.ToLower(strings.TrimSpace(s))); d {
 	case "":
@@ -36,8 +36,25 @@ func ParseDestination(s string) (Destination, error) {
 	case Auto, Stdout, API:
 		return d, nil
 	}
-	return "", fmt.Errorf("cloudlog: log destination %q is not auto, stdout or api", s)
+	return "", &DestinationError{Name: s}
 }
+
+// DestinationError is the error of ParseDestination and Choose for a name that is not a
+// destination.
+type DestinationError struct {
+	// Name is the name given, as given.
+	Name string
+}
+
+// Reason says what is wrong without naming the package, for a caller that names the variable
+// instead (LOG_DESTINATION: "file" is not auto, stdout or api).
+func (e *DestinationError) Reason() string {
+	return fmt.Sprintf("%q is not auto, stdout or api", e.Name)
+}
+
+// Error is the reason, prefixed by the package.
+// Error is the reason, prefixed by the package.
+func (e *DestinationError) Error() string { return "cloudlog: log destination " + e.Reason() }
 
 // Credentials describes the application default credentials Env found.
 type Credentials struct {
@@ -78,6 +95,7 @@ func (e Env) getenv(k string) string {
 func (e Env) onGCE() bool { return e.OnGCE != nil && e.OnGCE() }
 
 // metadata reads path from the metadata server, "" when unavailable, within MetadataTimeout.
+// Every query of the metadata server in this package goes through it.
 func (e Env) metadata(ctx context.Context, path string) string {
 	if e.Metadata == nil {
 		return ""
@@ -95,19 +113,19 @@ func (e Env) metadata(ctx context.Context, path string) string {
 // OnGCE reads the DMI product name (Linux only). Credentials looks, without a network call,
 // at GOOGLE_APPLICATION_CREDENTIALS, then gcloud's application default credentials file, then
 // (on Compute Engine only) the metadata server, which it asks for the project. Metadata asks
-// the metadata server (GCE_METADATA_HOST, default 169.254.169.254).
+// the metadata server (GCE_METADATA_HOST read with getenv, default 169.254.169.254) directly,
+// never through a proxy, and keeps each value it was given: everything that uses this Env
+// (Choose, New's monitored resource, Project) shares one lookup, and asks for each value at
+// most once.
 func OSEnv(getenv func(string) string) Env {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	md := metadata.NewClient(&http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: MetadataTimeout})
 	e := Env{
 		Getenv:   getenv,
 		OnGCE:    dmiOnGCE,
 		Hostname: os.Hostname,
-		Metadata: func(ctx context.Context, path string) (string, error) {
-			return md.GetWithContext(ctx, path)
-		},
+		Metadata: newMetadataServer(getenv).get,
 	}
 	e.Credentials = func(ctx context.Context) (Credentials, error) { return adcCredentials(ctx, e) }
 	return e
@@ -214,7 +232,7 @@ func Choose(ctx context.Context, d Destination, project string, env Env) (Choice
 		return Choice{Destination: API, Project: project, Reason: "LOG_DESTINATION=api"}, nil
 	case Auto, "":
 	default:
-		return Choice{}, fmt.Errorf("cloudlog: log destination %q is not auto, stdout or api", d)
+		return Choice{}, &DestinationError{Name: string(d)}
 	}
 	switch {
 	case env.getenv("K_SERVICE") != "":

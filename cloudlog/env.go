@@ -2,56 +2,104 @@ package cloudlog
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
-// MetadataTimeout bounds the metadata server query of Project.
+// MetadataTimeout bounds each query of the metadata server.
 const MetadataTimeout = 2 * time.Second
 
-// Project returns the Google Cloud project id: GOOGLE_CLOUD_PROJECT if set; otherwise, only when
-// running on Cloud Run (K_SERVICE set), the project-id of the metadata server (host from
-// GCE_METADATA_HOST, default 169.254.169.254), asked once with a MetadataTimeout deadline; "" when
-// unknown. Off Cloud Run it makes no network call. getenv is os.Getenv in production.
+// Project returns the Google Cloud project id of the process whose environment getenv reads
+// (os.Getenv in production; nil means os.Getenv): OSEnv(getenv).Project. A process that also
+// chooses its log destination asks the Env it gave New instead, which asks the metadata server
+// for each value once.
 func Project(ctx context.Context, getenv func(string) string) string {
-	if p := strings.TrimSpace(getenv("GOOGLE_CLOUD_PROJECT")); p != "" {
-		return p
-	}
-	if getenv("K_SERVICE") == "" {
-		return ""
-	}
-	host := getenv("GCE_METADATA_HOST")
-	if host == "" {
-		host = "169.254.169.254"
-	}
-	ctx, cancel := context.WithTimeout(ctx, MetadataTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/computeMetadata/v1/project/project-id", nil)
-	if err != nil {
-		return ""
-	}
-	req.Header.Set("Metadata-Flavor", "Google")
-	resp, err := metadataClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return ""
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
+	return OSEnv(getenv).Project(ctx)
 }
 
-// metadataClient talks to the metadata server directly, never through a proxy from the environment.
-var metadataClient = &http.Client{Transport: &http.Transport{Proxy: nil}}
+// Project returns the Google Cloud project id: GOOGLE_CLOUD_PROJECT if set; otherwise, only when
+// running on Cloud Run (K_SERVICE set), the project-id of the metadata server (e.Metadata, which
+// OSEnv points at GCE_METADATA_HOST, default 169.254.169.254), asked with a MetadataTimeout
+// deadline; "" when unknown. Off Cloud Run it makes no network call.
+func (e Env) Project(ctx context.Context) string {
+	if p := strings.TrimSpace(e.getenv("GOOGLE_CLOUD_PROJECT")); p != "" {
+		return p
+	}
+	if e.getenv("K_SERVICE") == "" {
+		return ""
+	}
+	return e.metadata(ctx, "project/project-id")
+}
 
 // Service returns the Cloud Run service name from K_SERVICE, "" off Cloud Run.
 func Service(getenv func(string) string) string {
 	return getenv("K_SERVICE")
+}
+
+// metadataServer is the one way this package asks the metadata server: a GET of
+// http://HOST/computeMetadata/v1/PATH with the Metadata-Flavor header, HOST from
+// GCE_METADATA_HOST (read with getenv when asked; default 169.254.169.254), straight rather than
+// through a proxy from the environment. It keeps every value it was given, so that one Env (one
+// process start: the destination's credentials, the monitored resource, the project) asks for
+// each at most once after an answer; failures are not kept.
+type metadataServer struct {
+	getenv func(string) string
+	client *http.Client
+
+	mu     sync.Mutex
+	values map[string]string // by URL
+}
+
+// maxMetadataValue bounds the body of one answer; the values read here are a few dozen bytes.
+const maxMetadataValue = 4 << 10
+
+func newMetadataServer(getenv func(string) string) *metadataServer {
+	return &metadataServer{
+		getenv: getenv,
+		// No keep-alive: a handful of queries per process, and no idle connection left behind
+		// by an Env that is dropped (Project makes one per call).
+		client: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: MetadataTimeout},
+		values: map[string]string{},
+	}
+}
+
+// get returns the value of path (under computeMetadata/v1/), as the server wrote it.
+func (m *metadataServer) get(ctx context.Context, path string) (string, error) {
+	host := m.getenv("GCE_METADATA_HOST")
+	if host == "" {
+		host = "169.254.169.254"
+	}
+	u := "http://" + host + "/computeMetadata/v1/" + strings.TrimPrefix(path, "/")
+	m.mu.Lock()
+	v, ok := m.values[u]
+	m.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("cloudlog: metadata %s: %w", path, err)
+	}
+	req.Header.Set("Metadata-Flavor", "Google")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("cloudlog: metadata %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("cloudlog: metadata %s: %s", path, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataValue))
+	if err != nil {
+		return "", fmt.Errorf("cloudlog: metadata %s: %w", path, err)
+	}
+	v = string(b)
+	m.mu.Lock()
+	m.values[u] = v
+	m.mu.Unlock()
+	return v, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
 )
 
@@ -200,10 +201,14 @@ func (c *Worker) Validate() error {
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
-	switch strings.ToLower(c.LogDestination) {
-	case "", "auto", "stdout", "api": // "": a Worker built in code, auto
-	default:
-		bad("LOG_DESTINATION", "%q is not auto, stdout or api", c.LogDestination)
+	// cloudlog's parser is the one definition of LOG_DESTINATION ("" is auto: a Worker built in code).
+	if _, err := cloudlog.ParseDestination(c.LogDestination); err != nil {
+		var de *cloudlog.DestinationError
+		if errors.As(err, &de) {
+			bad("LOG_DESTINATION", "%s", de.Reason())
+		} else {
+			bad("LOG_DESTINATION", "%v", err)
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -65,8 +65,9 @@ type Env struct {
 	Lookuper envconfig.Lookuper
 	// Stdout receives the log records written as JSON lines; nil means os.Stdout.
 	Stdout io.Writer
-	// Cloud is where LOG_DESTINATION=auto looks for Cloud Run, GKE and credentials; a nil
-	// Cloud.Getenv means cloudlog.OSEnv reading the variables of Lookuper.
+	// Cloud is where LOG_DESTINATION=auto looks for Cloud Run, GKE and credentials, and where
+	// the project is found when GOOGLE_CLOUD_PROJECT is not set (the metadata server, on Cloud
+	// Run); a nil Cloud.Getenv means cloudlog.OSEnv reading the variables of Lookuper.
 	Cloud cloudlog.Env
 	// PubSubOptions reach the Pub/Sub client (an in-process Pub/Sub, say).
 	PubSubOptions []option.ClientOption
@@ -219,7 +220,8 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err := errors.Join(cfgErr, recErr); err != nil {
 		return nil, err
 	}
-	logs, err := newLogging(ctx, cfg, env)
+	cloud := env.cloud() // one for the start: the metadata server is asked for each value once
+	logs, err := newLogging(ctx, cfg, env, cloud)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +236,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 		project = logs.Choice().Project // the Cloud Logging API's, named by the credentials
 	}
 	if project == "" {
-		project = cloudlog.Project(ctx, getenv) // the metadata server's, on Cloud Run only
+		project = cloud.Project(ctx) // the metadata server's, on Cloud Run only
 	}
 	key, err := cfg.Key()
 	if err != nil {
@@ -360,9 +362,9 @@ func (p *Process[T]) Close() error {
 }
 
 // newLogging returns the process's logging for cfg (LOG_DESTINATION, LOG_LEVEL, the project)
-// in env: JSON lines on stdout, or entries through the Cloud Logging API, whose generic_task
-// resource off Cloud Run names the identity as its job.
-func newLogging(ctx context.Context, cfg *config.Worker, env Env) (*cloudlog.Logging, error) {
+// in env, looking for the platform in cloud: JSON lines on stdout, or entries through the
+// Cloud Logging API, whose generic_task resource off Cloud Run names the identity as its job.
+func newLogging(ctx context.Context, cfg *config.Worker, env Env, cloud cloudlog.Env) (*cloudlog.Logging, error) {
 	dest, err := cloudlog.ParseDestination(cfg.LogDestination)
 	if err != nil {
 		return nil, err
@@ -376,7 +378,7 @@ func newLogging(ctx context.Context, cfg *config.Worker, env Env) (*cloudlog.Log
 		Project:       cfg.Project,
 		Stdout:        env.stdout(),
 		Handler:       &slog.HandlerOptions{Level: level},
-		Env:           env.cloud(),
+		Env:           cloud,
 		Job:           cfg.Identity,
 		ClientOptions: env.LoggingOptions,
 	})
