@@ -9,10 +9,13 @@ package terraform_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +32,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/prreconciler/prreconciler/config"
+	"github.com/prreconciler/prreconciler/hygiene"
 )
 
 const (
@@ -525,14 +529,11 @@ func (c *tfConfig) evalString(b *hclsyntax.Body, name string) (string, error) {
 // "variable #n"; none when Terraform would accept the values. A condition that cannot be
 // decided (it uses a required variable not given) is not counted.
 func (c *tfConfig) refused(set map[string]cty.Value) ([]string, error) {
-	vars, err := c.variableValues(set)
+	// Conditions may refer to variables and locals (Terraform allows more; this module needs no
+	// more).
+	ctx, err := c.evalContext(set)
 	if err != nil {
 		return nil, err
-	}
-	// Conditions may refer to variables only (Terraform allows more; this module needs no more).
-	ctx := &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
-		Functions: functions,
 	}
 	var out []string
 	for n, vb := range c.variables {
@@ -745,9 +746,7 @@ func checkModule(c *tfConfig) []string {
 			bad("%s: env %s is not a variable the worker reads (config.Variables)", svcRef, name)
 		}
 	}
-	if len(child(container, "dynamic")) > 0 {
-		bad("%s: dynamic blocks in the container hide env names from this check", svcRef)
-	}
+	problems = append(problems, checkReconcilerEnv(c, svcRef, container, env)...)
 	want := []string{"GITHUB_APP_PRIVATE_KEY", "GOOGLE_CLOUD_PROJECT", "MAX_DELIVERY_ATTEMPTS", "MAX_IN_FLIGHT",
 		"RECONCILE_TIMEOUT", "GITHUB_API_URL", "RELAY_TYPE_PREFIX", "LOG_LEVEL",
 		"RECONCILE_TOPIC", "ACK_DEADLINE", "RETRY_MINIMUM_BACKOFF", "RETRY_MAXIMUM_BACKOFF"}
@@ -1163,6 +1162,140 @@ func checkModule(c *tfConfig) []string {
 	return problems
 }
 
+// cloudRunReservedEnv are the names Cloud Run sets itself and refuses in a service's spec.
+var cloudRunReservedEnv = []string{"PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"}
+
+// pushDeploymentConflicts are worker variables the module leaves unset because they would undo
+// its push deployment: the push token verified again (Cloud Run strips its signature), pull
+// mode instead of the push subscriptions, a key file beside the secret's key (refused by the
+// worker).
+var pushDeploymentConflicts = []string{"PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT", "PUBSUB_SUBSCRIPTION", "INTAKE_SUBSCRIPTION", "GITHUB_APP_PRIVATE_KEY_FILE"}
+
+// envName is what the module accepts as an environment variable name.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// checkReconcilerEnv checks the container's dynamic blocks, given its literal env blocks (by
+// name). The only one allowed is a dynamic "env" over one map(string) variable (the
+// reconciler's own settings), name = key, value = value, whose validations refuse every name
+// that is not an environment variable name, every name the module sets (run.tf's env blocks),
+// Cloud Run's reserved names and pushDeploymentConflicts; and the names those validations
+// list (in the conditions or the locals they use) are exactly those.
+func checkReconcilerEnv(c *tfConfig, svcRef string, container *hclsyntax.Body, env map[string]*hclsyntax.Block) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	variable := ""
+	for _, d := range child(container, "dynamic") {
+		if len(d.Labels) != 1 || d.Labels[0] != "env" {
+			bad("%s: dynamic %v blocks in the container hide their names from this check", svcRef, d.Labels)
+			continue
+		}
+		if variable != "" {
+			bad("%s: more than one dynamic \"env\" block", svcRef)
+			continue
+		}
+		var tr *hclsyntax.ScopeTraversalExpr
+		if fe, ok := d.Body.Attributes["for_each"]; ok {
+			tr, _ = fe.Expr.(*hclsyntax.ScopeTraversalExpr)
+		}
+		if tr == nil || len(tr.Traversal) != 2 || tr.Traversal.RootName() != "var" {
+			bad("%s: dynamic \"env\" must iterate over one variable (for_each = var.NAME)", svcRef)
+			continue
+		}
+		variable = travString(tr.Traversal)[len("var."):]
+		iter := "env"
+		if it, ok := d.Body.Attributes["iterator"]; ok {
+			iter = hcl.ExprAsKeyword(it.Expr)
+		}
+		content := one(d.Body, "content")
+		if content == nil {
+			bad("%s: dynamic \"env\" has no content block", svcRef)
+			continue
+		}
+		if got := attrRefs(content.Body, "name"); !slices.Equal(got, []string{iter + ".key"}) {
+			bad("%s: dynamic \"env\": name must be %s.key (the variable's names, which its validations check), is %v", svcRef, iter, got)
+		}
+		if got := attrRefs(content.Body, "value"); !slices.Equal(got, []string{iter + ".value"}) {
+			bad("%s: dynamic \"env\": value must be %s.value, is %v", svcRef, iter, got)
+		}
+		if len(content.Body.Blocks) > 0 {
+			bad("%s: dynamic \"env\": content must be a plain name and value", svcRef)
+		}
+	}
+	if variable == "" {
+		return problems
+	}
+	vb := c.variables[variable]
+	if vb == nil {
+		return problems // checkVariables reports it
+	}
+	if ty, err := c.variableType(variable); err != nil || !ty.Equals(cty.Map(cty.String)) {
+		bad("variable %q (dynamic env) must be a map(string)", variable)
+		return problems
+	}
+	just := func(name string) cty.Value { return cty.MapVal(map[string]cty.Value{name: cty.StringVal("x")}) }
+	moduleSet := slices.Sorted(maps.Keys(env))
+	reserved := map[string]string{}
+	for _, n := range moduleSet {
+		reserved[n] = "the module sets it (run.tf)"
+	}
+	for _, n := range cloudRunReservedEnv {
+		reserved[n] = "Cloud Run reserves it"
+	}
+	for _, n := range pushDeploymentConflicts {
+		reserved[n] = "it would undo the push deployment"
+	}
+	for _, n := range slices.Sorted(maps.Keys(reserved)) {
+		if ok, err := c.accepts(variable, just(n)); err != nil {
+			bad("variable %q: %v", variable, err)
+		} else if ok {
+			bad("variable %q (dynamic env) accepts %s, which it must refuse: %s", variable, n, reserved[n])
+		}
+	}
+	for _, n := range []string{"", "1ST", "MY-VAR", "A=B", "MY VAR", "ÉTÉ"} {
+		if ok, err := c.accepts(variable, just(n)); err == nil && ok {
+			bad("variable %q (dynamic env) accepts %q, which is not an environment variable name", variable, n)
+		}
+	}
+	for _, v := range config.VariablesOf(hygiene.Config{}) {
+		if ok, err := c.accepts(variable, just(v.Name)); err == nil && !ok {
+			bad("variable %q (dynamic env) refuses %s, a setting of the diff hygiene reconciler", variable, v.Name)
+		}
+	}
+	// The names the validations list: the environment-variable-like literals of their
+	// conditions and of the locals those use.
+	listed := map[string]bool{}
+	for _, val := range child(vb.Body, "validation") {
+		cond, ok := val.Body.Attributes["condition"]
+		if !ok {
+			continue
+		}
+		exprs := []hclsyntax.Expression{cond.Expr}
+		for _, r := range refs(cond.Expr) {
+			if l, ok := strings.CutPrefix(r, "local."); ok && c.locals[l] != nil {
+				exprs = append(exprs, c.locals[l].Expr)
+			}
+		}
+		for _, e := range exprs {
+			for _, lit := range templateLiterals(e) {
+				if envName.MatchString(lit) && strings.ToUpper(lit) == lit {
+					listed[lit] = true
+				}
+			}
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(listed)) {
+		if _, ok := reserved[n]; !ok {
+			bad("variable %q (dynamic env): its validation lists %s, which run.tf does not set (nor is it Cloud Run's or a push deployment conflict)", variable, n)
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(reserved)) {
+		if !listed[n] {
+			bad("variable %q (dynamic env): its validation does not list %s (%s)", variable, n, reserved[n])
+		}
+	}
+	return problems
+}
+
 func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
@@ -1399,6 +1532,15 @@ func TestModuleValidations(t *testing.T) {
 		{"max_delivery_attempts", cty.NumberIntVal(101), false},
 		{"retry_maximum_backoff", cty.StringVal("5s"), false}, // below the minimum 10s
 		{"retry_minimum_backoff", cty.StringVal("12.5s"), true},
+		{"reconciler_env", cty.MapValEmpty(cty.String), true},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"HYGIENE_MAX_FILE_LINES": cty.StringVal("300"), "PRSIZE_MAX_LINES": cty.StringVal("")}), true},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"LOG_DESTINATION": cty.StringVal("api"), "GITHUB_RETRY_BUDGET": cty.StringVal("1m")}), true},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"HYGIENE_MAX_FILE_LINES": cty.StringVal("300"), "GITHUB_APP_ID": cty.StringVal("1")}), false},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"ACK_DEADLINE": cty.StringVal("60s")}), false},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"K_SERVICE": cty.StringVal("x")}), false},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"PUSH_AUDIENCE": cty.StringVal("x")}), false},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"hygiene-max": cty.StringVal("1")}), false},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"9LIVES": cty.StringVal("1")}), false},
 	}
 	for _, tc := range cases {
 		ok, err := c.accepts(tc.variable, tc.value)
@@ -1577,6 +1719,55 @@ func TestCheckModuleCatchesMistakes(t *testing.T) {
 			"secret_id = var.github_app_private_key_secret", `secret_id = "other"`, 0,
 			"is not the secret the service reads"},
 	}
+	// The reconciler's own environment (dynamic "env" over reconciler_env) and its validations.
+	cases = append(cases, []struct {
+		name    string
+		file    string
+		old     string
+		new     string
+		nth     int
+		problem string
+	}{
+		{"reserved list misses a name run.tf sets", "variables.tf",
+			`"RELAY_TYPE_PREFIX", "LOG_LEVEL",`, `"RELAY_TYPE_PREFIX",`, 0,
+			`variable "reconciler_env" (dynamic env) accepts LOG_LEVEL, which it must refuse: the module sets it (run.tf)`},
+		{"run.tf sets a name the reserved list lacks", "run.tf",
+			"      # The reconciler's own settings", "      env {\n        name  = \"SHUTDOWN_GRACE\"\n        value = \"8s\"\n      }\n      # The reconciler's own settings", 0,
+			`variable "reconciler_env" (dynamic env) accepts SHUTDOWN_GRACE, which it must refuse`},
+		{"reserved list names what run.tf no longer sets", "variables.tf",
+			`"RELAY_TYPE_PREFIX", "LOG_LEVEL",`, `"RELAY_TYPE_PREFIX", "LOG_LEVEL", "LOG_FORMAT",`, 0,
+			`its validation lists LOG_FORMAT, which run.tf does not set`},
+		{"Cloud Run's reserved names dropped", "variables.tf",
+			`["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"],`, `["PORT"],`, 0,
+			"accepts K_REVISION, which it must refuse: Cloud Run reserves it"},
+		{"push deployment conflicts dropped", "variables.tf",
+			`"PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT", `, "", 0,
+			"accepts PUSH_AUDIENCE, which it must refuse: it would undo the push deployment"},
+		{"reserved-name validation weakened", "variables.tf",
+			": !contains(local.reconciler_env_reserved, k)])", `: k != "PORT"])`, 0,
+			"accepts GITHUB_APP_ID, which it must refuse"},
+		{"name validation removed", "variables.tf",
+			`: can(regex("^[A-Za-z_][A-Za-z0-9_]*$", k))])`, `: k != ""])`, 0,
+			`accepts "1ST", which is not an environment variable name`},
+		{"name validation too strict for hygiene", "variables.tf",
+			`: can(regex("^[A-Za-z_][A-Za-z0-9_]*$", k))])`, `: can(regex("^[A-Z]+$", k))])`, 0,
+			"refuses HYGIENE_MAX_FILE_BYTES, a setting of the diff hygiene reconciler"},
+		{"dynamic env over another variable", "run.tf",
+			"for_each = var.reconciler_env", "for_each = var.labels", 0,
+			`variable "labels" (dynamic env) accepts GITHUB_APP_ID`},
+		{"dynamic env over an expression", "run.tf",
+			"for_each = var.reconciler_env", "for_each = { for k, v in var.reconciler_env : lower(k) => v }", 0,
+			`dynamic "env" must iterate over one variable`},
+		{"dynamic env named by its value", "run.tf",
+			"name  = env.key", "name  = env.value", 0,
+			`dynamic "env": name must be env.key`},
+		{"dynamic env valued by a literal", "run.tf",
+			"value = env.value", `value = "x"`, 0,
+			`dynamic "env": value must be env.value`},
+		{"another dynamic block in the container", "run.tf",
+			"      # The reconciler's own settings", "      dynamic \"volume_mounts\" {\n        for_each = var.labels\n        content {\n          name       = volume_mounts.key\n          mount_path = volume_mounts.value\n        }\n      }\n      # The reconciler's own settings", 0,
+			"dynamic [volume_mounts] blocks in the container hide their names"},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			problems := checkModule(loadModule(t, mutate(t, orig, tc.file, tc.old, tc.new, tc.nth)))
@@ -1620,6 +1811,15 @@ func TestCheckExampleCatchesMistakes(t *testing.T) {
 	problems = strings.Join(checkExample(loadModule(t, srcs), mod, tfvars), "\n")
 	if !strings.Contains(problems, "module.prreconciler.push_subscriptions is not an output of the module") {
 		t.Errorf("a stale module output was not caught:\n%s", problems)
+	}
+	const envLine = `HYGIENE_MAX_FILE_LINES = "500"`
+	if !strings.Contains(string(tfvars), envLine) {
+		t.Fatalf("the mutation no longer applies: %q not in terraform.tfvars.example", envLine)
+	}
+	reserved := []byte(strings.Replace(string(tfvars), envLine, `LOG_LEVEL = "debug"`, 1))
+	problems = strings.Join(checkExample(loadModule(t, readTF(t, exampleDir)), mod, reserved), "\n")
+	if !strings.Contains(problems, "the module refuses the example's inputs: [reconciler_env #2]") {
+		t.Errorf("a tfvars example whose reconciler_env sets LOG_LEVEL was not caught:\n%s", problems)
 	}
 	problems = strings.Join(checkExample(loadModule(t, readTF(t, exampleDir)), mod, []byte("project_id = \"p\"\n")), "\n")
 	if !strings.Contains(problems, `does not set required "image"`) {
@@ -1708,6 +1908,50 @@ func moduleEnv(c *tfConfig, set map[string]cty.Value) (map[string]string, error)
 		}
 		env[name] = sv.AsString()
 	}
+	// A dynamic "env" (checkReconcilerEnv) adds a map's entries, after the module's own.
+	for _, d := range child(container, "dynamic") {
+		content := one(d.Body, "content")
+		fe, ok := d.Body.Attributes["for_each"]
+		if len(d.Labels) != 1 || d.Labels[0] != "env" || !ok || content == nil {
+			return nil, fmt.Errorf("a dynamic block other than a dynamic \"env\" with for_each and content")
+		}
+		m, diags := fe.Expr.Value(ctx)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("dynamic env: for_each: %s", diags.Error())
+		}
+		if !m.IsWhollyKnown() || m.IsNull() || !m.CanIterateElements() {
+			return nil, fmt.Errorf("dynamic env: for_each is not known from the given variables")
+		}
+		iter := "env"
+		if it, ok := d.Body.Attributes["iterator"]; ok {
+			iter = hcl.ExprAsKeyword(it.Expr)
+		}
+		for it := m.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			ectx := ctx.NewChild()
+			ectx.Variables = map[string]cty.Value{iter: cty.ObjectVal(map[string]cty.Value{"key": k, "value": v})}
+			var nv [2]string
+			for i, attr := range []string{"name", "value"} {
+				a, ok := content.Body.Attributes[attr]
+				if !ok {
+					return nil, fmt.Errorf("dynamic env: content has no %s", attr)
+				}
+				av, diags := a.Expr.Value(ectx)
+				if diags.HasErrors() {
+					return nil, fmt.Errorf("dynamic env: %s: %s", attr, diags.Error())
+				}
+				sv, err := convert.Convert(av, cty.String)
+				if err != nil || sv.IsNull() || !sv.IsKnown() {
+					return nil, fmt.Errorf("dynamic env: %s is not a known string", attr)
+				}
+				nv[i] = sv.AsString()
+			}
+			if _, dup := env[nv[0]]; dup {
+				return nil, fmt.Errorf("env %s is set twice (a module env block and the dynamic one)", nv[0])
+			}
+			env[nv[0]] = nv[1]
+		}
+	}
 	return env, nil
 }
 
@@ -1753,6 +1997,8 @@ func TestModuleEnvironmentLoads(t *testing.T) {
 		{"most attempts", with(map[string]cty.Value{"max_delivery_attempts": cty.NumberIntVal(100)})},
 		{"fewest attempts", with(map[string]cty.Value{"max_delivery_attempts": cty.NumberIntVal(7), "retry_minimum_backoff": cty.StringVal("600s")})},
 		{"fractional backoff", with(map[string]cty.Value{"retry_minimum_backoff": cty.StringVal("12.5s")})},
+		{"the reconciler's own settings", with(map[string]cty.Value{"reconciler_env": cty.MapVal(map[string]cty.Value{
+			"HYGIENE_MAX_FILE_LINES": cty.StringVal("300"), "HYGIENE_MAX_FILE_BYTES": cty.StringVal("65536")})})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if refused, err := c.refused(tc.set); err != nil || len(refused) > 0 {
@@ -1774,6 +2020,19 @@ func TestModuleEnvironmentLoads(t *testing.T) {
 			}
 			if cfg.Pull() {
 				t.Errorf("the module's environment puts the worker in pull mode")
+			}
+			// The reconciler reads its own settings from the same environment.
+			hc, err := hygiene.LoadConfig(t.Context(), envconfig.MapLookuper(env))
+			if err != nil {
+				t.Fatalf("the diff hygiene reconciler refuses the module's environment: %v", err)
+			}
+			read := map[string]int{"HYGIENE_MAX_FILE_LINES": hc.MaxFileLines, "HYGIENE_MAX_FILE_BYTES": hc.MaxFileBytes}
+			if rv, ok := tc.set["reconciler_env"]; ok {
+				for k, v := range rv.AsValueMap() {
+					if got := strconv.Itoa(read[k]); got != v.AsString() {
+						t.Errorf("reconciler_env %s = %s reaches the reconciler as %s", k, v.AsString(), got)
+					}
+				}
 			}
 		})
 	}

@@ -273,6 +273,9 @@ func TestRetryWindowValidationWithTerraform(t *testing.T) {
 		{[]string{"relay_topics={reconcile=\"t-topic\"}"}, false, "taken by the module's own subscriptions"},
 		{[]string{"reconcile_publishers=[\"allUsers\"]"}, false, "reconcile_publishers must be IAM members"},
 		{[]string{"reconcile_publishers=[\"serviceAccount:ci@acme-ci-prod.iam.gserviceaccount.com\"]"}, true, ""},
+		{[]string{`reconciler_env={HYGIENE_MAX_FILE_LINES="300",LOG_DESTINATION="api"}`}, true, ""},
+		{[]string{`reconciler_env={HYGIENE_MAX_FILE_LINES="300",GITHUB_APP_ID="1",K_SERVICE="x"}`}, false, "reconciler_env must not set GITHUB_APP_ID, K_SERVICE: the module sets it"},
+		{[]string{`reconciler_env={"hygiene-max-lines"="300"}`}, false, "reconciler_env names must be environment variable names"},
 	} {
 		args := []string{"plan", "-input=false", "-no-color", "-lock=false", "-var-file=required.tfvars.json"}
 		for _, v := range tc.vars {

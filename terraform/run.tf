@@ -104,6 +104,15 @@ resource "google_cloud_run_v2_service" "worker" {
         name  = "LOG_LEVEL"
         value = var.log_level
       }
+      # The reconciler's own settings, in name order; reconciler_env's validation refuses every
+      # name set above (local.reconciler_env_reserved).
+      dynamic "env" {
+        for_each = var.reconciler_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
     }
   }
 

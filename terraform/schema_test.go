@@ -176,11 +176,26 @@ func checkBlockSchema(body *hclsyntax.Body, sb schemaBlock, where string, top bo
 			}
 			typ = b.Labels[0]
 			dynamic[typ] = true
+			// The dynamic block's own arguments are Terraform's; its content is checked below
+			// as a block of type typ.
+			for n, a := range b.Body.Attributes {
+				if !slices.Contains([]string{"for_each", "iterator", "labels"}, n) {
+					bad("dynamic %q: unknown argument %s (%s)", typ, n, a.SrcRange)
+				}
+			}
+			if _, ok := b.Body.Attributes["for_each"]; !ok {
+				bad("dynamic %q has no for_each (%s)", typ, b.DefRange())
+			}
 			content = nil
+			for _, cb := range b.Body.Blocks {
+				if cb.Type != "content" {
+					bad("dynamic %q: unknown block %s (%s)", typ, cb.Type, cb.DefRange())
+				}
+			}
 			if cb := one(b.Body, "content"); cb != nil {
 				content = cb.Body
 			} else {
-				bad("dynamic %q has no content block", typ)
+				bad("dynamic %q has no content block, or more than one", typ)
 			}
 		}
 		nested, ok := sb.BlockTypes[typ]
@@ -421,6 +436,24 @@ func TestSchemaCheckCatchesMistakes(t *testing.T) {
 		{"undeclared resource", "iam.tf",
 			"subscription = google_pubsub_subscription.reconcile.id", "subscription = google_pubsub_subscription.ordered.id",
 			"google_pubsub_subscription.ordered.id refers to an undeclared resource"},
+		{"dynamic block of an unknown type", "run.tf",
+			`dynamic "env" {`, `dynamic "envs" {`,
+			"containers: unknown block envs"},
+		{"dynamic content with an unknown attribute", "run.tf",
+			"          value = env.value\n", "          val   = env.value\n",
+			"containers.env: unknown attribute val"},
+		{"dynamic content without a required attribute", "run.tf",
+			"          name  = env.key\n", "",
+			"containers.env: required attribute name is not set"},
+		{"dynamic content a block of the schema's attribute", "run.tf",
+			"          value = env.value\n", "          value_source {\n            secret = env.value\n          }\n",
+			"containers.env.value_source: unknown attribute secret"},
+		{"dynamic without content", "run.tf",
+			"        content {\n          name  = env.key", "        contents {\n          name  = env.key",
+			`dynamic "env" has no content block`},
+		{"dynamic for_each misspelt", "run.tf",
+			"for_each = var.reconciler_env", "foreach = var.reconciler_env",
+			`dynamic "env": unknown argument foreach`},
 		{"stale moved block", "pubsub.tf",
 			"  to   = google_pubsub_subscription.intake\n", "  to   = google_pubsub_subscription.relay\n",
 			"moved to google_pubsub_subscription.relay, which is not declared"},

@@ -247,6 +247,41 @@ variable "log_level" {
   }
 }
 
+variable "reconciler_env" {
+  description = "Environment variables of the reconciler itself, by name: the settings of its own configuration, e.g. diff hygiene's HYGIENE_MAX_FILE_BYTES and HYGIENE_MAX_FILE_LINES (hygiene.Config; a reconciler of your own lists its with config.VariablesOf). Each becomes an env entry of the container, in plain text (in the Terraform state and the service's spec): never a secret. Names the module sets itself, Cloud Run's reserved ones and those that would undo the push deployment are refused."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.reconciler_env) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", k))])
+    error_message = "reconciler_env names must be environment variable names: letters, digits and underscores, not starting with a digit."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.reconciler_env) : !contains(local.reconciler_env_reserved, k)])
+    error_message = "reconciler_env must not set ${join(", ", [for k in keys(var.reconciler_env) : k if contains(local.reconciler_env_reserved, k)])}: the module sets it from its own inputs, Cloud Run reserves it, or it would undo the push deployment (see the module README)."
+  }
+}
+
+locals {
+  # The names reconciler_env may not set (here, beside the variable whose validation uses them:
+  # variables.tf alone is what module tests give Terraform).
+  reconciler_env_reserved = concat(
+    # Every name run.tf sets (module_test.go keeps this list equal to run.tf's env blocks).
+    [
+      "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_API_URL", "IDENTITY", "GOOGLE_CLOUD_PROJECT",
+      "MAX_IN_FLIGHT", "MAX_DELIVERY_ATTEMPTS", "RECONCILE_TOPIC", "ACK_DEADLINE", "RETRY_MINIMUM_BACKOFF",
+      "RETRY_MAXIMUM_BACKOFF", "RECONCILE_TIMEOUT", "RELAY_TYPE_PREFIX", "LOG_LEVEL",
+    ],
+    # Cloud Run's reserved names.
+    ["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"],
+    # The worker's own that would undo this deployment: push tokens verified again (Cloud Run
+    # strips their signature), pull mode instead of the push subscriptions, a key file beside
+    # the secret's key (the worker refuses both).
+    ["PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT", "PUBSUB_SUBSCRIPTION", "INTAKE_SUBSCRIPTION", "GITHUB_APP_PRIVATE_KEY_FILE"],
+  )
+}
+
 variable "cpu" {
   description = "CPU limit of the container, e.g. \"1\"."
   type        = string

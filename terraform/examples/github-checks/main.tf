@@ -35,5 +35,9 @@ module "prreconciler" {
   max_instances         = 5
   log_level             = "info"
 
+  # The reconciler's own settings (diff hygiene's: HYGIENE_MAX_FILE_BYTES, HYGIENE_MAX_FILE_LINES);
+  # the module refuses the names it sets itself.
+  reconciler_env = var.reconciler_env
+
   deletion_protection = var.deletion_protection
 }

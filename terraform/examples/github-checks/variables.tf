@@ -42,6 +42,12 @@ variable "reconcile_publishers" {
   default     = []
 }
 
+variable "reconciler_env" {
+  description = "The reconciler's own environment variables, by name, e.g. diff hygiene's HYGIENE_MAX_FILE_LINES; plain text, never a secret."
+  type        = map(string)
+  default     = {}
+}
+
 variable "deletion_protection" {
   description = "Whether Terraform refuses to destroy the Cloud Run service."
   type        = bool
