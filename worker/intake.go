@@ -100,18 +100,9 @@ func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err
 	if err := in.Validate(); err != nil {
 		return OutcomeRetry, err
 	}
-	res, err := in.Decoder.Decode(m)
-	if err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "intake: invalid message: nacked so that the dead-letter policy moves it",
-			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
-			slog.String("message_id", m.ID), slog.String("reason", err.Error()), slog.Int("delivery_attempt", m.DeliveryAttempt))
-		return OutcomeInvalid, err
-	}
-	if len(res.Requests) == 0 {
-		log.LogAttrs(ctx, slog.LevelInfo, "intake: message ignored: "+res.Ignored,
-			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeIgnored)),
-			slog.String("message_id", m.ID), slog.String("reason", res.Ignored))
-		return OutcomeIgnored, nil
+	res, o, err := decode(ctx, log, in.Decoder, m, "intake: ")
+	if o != "" {
+		return o, err
 	}
 	timeout := in.PublishTimeout
 	if timeout <= 0 {

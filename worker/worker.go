@@ -358,18 +358,9 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 	if w.invalid != nil {
 		return OutcomeRetry, w.invalid
 	}
-	res, err := w.decoder.Decode(m)
-	if err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "invalid message: nacked so that the dead-letter policy moves it",
-			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
-			slog.String("message_id", m.ID), slog.String("reason", err.Error()), slog.Int("delivery_attempt", m.DeliveryAttempt))
-		return OutcomeInvalid, err
-	}
-	if len(res.Requests) == 0 {
-		log.LogAttrs(ctx, slog.LevelInfo, "message ignored: "+res.Ignored,
-			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeIgnored)),
-			slog.String("message_id", m.ID), slog.String("reason", res.Ignored))
-		return OutcomeIgnored, nil
+	res, o, err := decode(ctx, log, w.decoder, m, "")
+	if o != "" {
+		return o, err
 	}
 
 	for i := range res.Requests {
@@ -411,6 +402,26 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 			slog.String("message_id", m.ID))
 	}
 	return o, err
+}
+
+// decode decodes m for a stage (prefix names it in the log, "" for the reconcile stage).
+// When the message asks for no request it logs why and returns the outcome: invalid (nack,
+// so that the dead-letter policy moves it) or ignored (ack); otherwise the outcome is "".
+func decode(ctx context.Context, log *slog.Logger, d *events.Decoder, m *events.Message, prefix string) (events.Result, Outcome, error) {
+	res, err := d.Decode(m)
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelError, prefix+"invalid message: nacked so that the dead-letter policy moves it",
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
+			slog.String("message_id", m.ID), slog.String("reason", err.Error()), slog.Int("delivery_attempt", m.DeliveryAttempt))
+		return res, OutcomeInvalid, err
+	}
+	if len(res.Requests) == 0 {
+		log.LogAttrs(ctx, slog.LevelInfo, prefix+"message ignored: "+res.Ignored,
+			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeIgnored)),
+			slog.String("message_id", m.ID), slog.String("reason", res.Ignored))
+		return res, OutcomeIgnored, nil
+	}
+	return res, "", nil
 }
 
 // combine is the outcome of a message from those of its requests.
