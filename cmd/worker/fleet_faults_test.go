@@ -19,12 +19,7 @@ import (
 func TestOrderedFleetKillMidReconcile(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, "fleet-kill", 0)
-	var files []githubtest.File
-	for i := range 100 {
-		files = append(files, githubtest.File{Filename: fmt.Sprintf("pkg/f%03d.go", i), Status: "modified",
-			Patch: "@@ -1,1 +1,2 @@\n package pkg\n+<<<<<<< HEAD"})
-	}
-	f.gh.AddPullRequest(testOwner, testRepo, githubtest.PullRequest{Number: 1, HeadSHA: testSHA, Files: files})
+	f.gh.AddPullRequest(testOwner, testRepo, githubtest.PullRequest{Number: 1, HeadSHA: testSHA, Files: hundredMarkers()})
 	b := f.startPush(2)
 	f.subscribe("intake", f.relay, b.srv.URL+"/intake", false)
 	f.subscribe("reconcile", f.reconc, b.srv.URL+"/reconcile", true)
@@ -61,21 +56,7 @@ func TestOrderedFleetKillMidReconcile(t *testing.T) {
 		return len(runs) > 0 && runs[len(runs)-1].Status == "completed"
 	})
 	t.Logf("completed by the other instance %s after the kill", time.Since(killed).Round(time.Millisecond))
-	runs := f.gh.CheckRuns(testOwner, testRepo, testSHA)
-	if len(runs) != 1 {
-		t.Fatalf("%d check runs, want exactly one", len(runs))
-	}
-	if runs[0].Conclusion != "failure" || len(runs[0].Annotations) != 100 {
-		t.Fatalf("run: %s, %d annotations; want failure with 100", runs[0].Conclusion, len(runs[0].Annotations))
-	}
-	seen := map[string]bool{}
-	for _, a := range runs[0].Annotations {
-		k := fmt.Sprintf("%s:%d", a.GetPath(), a.GetStartLine())
-		if seen[k] {
-			t.Fatalf("annotation %s written twice", k)
-		}
-		seen[k] = true
-	}
+	oneRunEveryAnnotationOnce(t, f.gh)
 }
 
 // TestOrderedFleetHotKey: 100 events for one commit at once give one reconcile and 99 skips,

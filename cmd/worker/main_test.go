@@ -254,13 +254,18 @@ func seededGitHub(t *testing.T) *githubtest.Server {
 	t.Helper()
 	gh := githubtest.NewTestServer(t)
 	gh.AddRepo(testOwner, testRepo)
+	gh.AddPullRequest(testOwner, testRepo, githubtest.PullRequest{Number: 7, HeadSHA: testSHA, Files: hundredMarkers()})
+	return gh
+}
+
+// hundredMarkers are 100 changed files that each add a conflict marker.
+func hundredMarkers() []githubtest.File {
 	var files []githubtest.File
-	for i := 0; i < 100; i++ {
+	for i := range 100 {
 		files = append(files, githubtest.File{Filename: fmt.Sprintf("pkg/f%03d.go", i), Status: "modified",
 			Patch: "@@ -1,1 +1,2 @@\n package pkg\n+<<<<<<< HEAD"})
 	}
-	gh.AddPullRequest(testOwner, testRepo, githubtest.PullRequest{Number: 7, HeadSHA: testSHA, Files: files})
-	return gh
+	return files
 }
 
 func requestJSON(gh *githubtest.Server) []byte {
@@ -447,21 +452,7 @@ func TestCrashMidReconcile(t *testing.T) {
 		runs := gh.CheckRuns(testOwner, testRepo, testSHA)
 		return len(runs) > 0 && runs[len(runs)-1].Status == "completed"
 	})
-	runs = gh.CheckRuns(testOwner, testRepo, testSHA)
-	if len(runs) != 1 {
-		t.Fatalf("%d check runs, want exactly one", len(runs))
-	}
-	if runs[0].Conclusion != "failure" || len(runs[0].Annotations) != 100 {
-		t.Fatalf("run: %s, %d annotations; want failure with 100", runs[0].Conclusion, len(runs[0].Annotations))
-	}
-	seen := map[string]bool{}
-	for _, a := range runs[0].Annotations {
-		k := fmt.Sprintf("%s:%d", a.GetPath(), a.GetStartLine())
-		if seen[k] {
-			t.Fatalf("annotation %s written twice", k)
-		}
-		seen[k] = true
-	}
+	oneRunEveryAnnotationOnce(t, gh)
 	second.cmd.Process.Signal(syscall.SIGTERM)
 	if err := second.cmd.Wait(); err != nil {
 		t.Errorf("restarted worker after SIGTERM: %v, want exit 0", err)
@@ -480,5 +471,27 @@ func TestBinaryLinksNoTestCode(t *testing.T) {
 			strings.HasSuffix(dep, "/pstest") || strings.HasSuffix(dep, "/githubtest") || strings.HasSuffix(dep, "/cloudlogtest") {
 			t.Errorf("./cmd/worker links %s", dep)
 		}
+	}
+}
+
+// oneRunEveryAnnotationOnce checks what seededGitHub's commit must end with, however many
+// workers were killed on the way: one check run, completed as a failure, with each of its
+// 100 annotations exactly once.
+func oneRunEveryAnnotationOnce(t *testing.T, gh *githubtest.Server) {
+	t.Helper()
+	runs := gh.CheckRuns(testOwner, testRepo, testSHA)
+	if len(runs) != 1 {
+		t.Fatalf("%d check runs, want exactly one", len(runs))
+	}
+	if runs[0].Conclusion != "failure" || len(runs[0].Annotations) != 100 {
+		t.Fatalf("run: %s, %d annotations; want failure with 100", runs[0].Conclusion, len(runs[0].Annotations))
+	}
+	seen := map[string]bool{}
+	for _, a := range runs[0].Annotations {
+		k := fmt.Sprintf("%s:%d", a.GetPath(), a.GetStartLine())
+		if seen[k] {
+			t.Fatalf("annotation %s written twice", k)
+		}
+		seen[k] = true
 	}
 }
