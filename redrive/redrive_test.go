@@ -82,11 +82,7 @@ func TestOutageThenRedrive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlqTopic, err := pubsubemu.CreateTopic(ctx, ps, "dead-letter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dlq, err := pubsubemu.CreateSubscription(ctx, ps, pubsubemu.SubscriptionConfig{ID: "dead-letter", Topic: dlqTopic, AckDeadline: 10 * time.Second})
+	dlqTopic, dlq, err := pubsubemu.DeadLetter(ctx, ps, "dead-letter")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +225,7 @@ func TestRedriveLeavesWhatItCannotRedrive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlqTopic, err := pubsubemu.CreateTopic(ctx, ps, "dead-letter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dlq, err := pubsubemu.CreateSubscription(ctx, ps, pubsubemu.SubscriptionConfig{ID: "dead-letter", Topic: dlqTopic, AckDeadline: 10 * time.Second})
+	dlqTopic, dlq, err := pubsubemu.DeadLetter(ctx, ps, "dead-letter")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,11 +45,7 @@ func TestBudgetRunsOutThenResets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dlqTopic, err := pubsubemu.CreateTopic(ctx, ps, "dead-letter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dlq, err := pubsubemu.CreateSubscription(ctx, ps, pubsubemu.SubscriptionConfig{ID: "dead-letter", Topic: dlqTopic})
+	dlqTopic, dlq, err := pubsubemu.DeadLetter(ctx, ps, "dead-letter")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,11 +30,8 @@ func TestRedriveCommand(t *testing.T) {
 	if _, err := pubsubemu.CreateSubscription(ctx, ps, pubsubemu.SubscriptionConfig{ID: "reconcile", Topic: topic}); err != nil {
 		t.Fatal(err)
 	}
-	dlqTopic, err := pubsubemu.CreateTopic(ctx, ps, "dead-letter")
+	dlqTopic, _, err := pubsubemu.DeadLetter(ctx, ps, "dead-letter")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pubsubemu.CreateSubscription(ctx, ps, pubsubemu.SubscriptionConfig{ID: "dead-letter", Topic: dlqTopic}); err != nil {
 		t.Fatal(err)
 	}
 	// As Pub/Sub dead-letters it: the data and the source attributes.

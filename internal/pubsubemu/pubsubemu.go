@@ -300,6 +300,19 @@ func CreateSubscription(ctx context.Context, c *pubsub.Client, cfg SubscriptionC
 	return sub.Name, nil
 }
 
+// DeadLetter creates a dead-letter topic and a pull subscription on it, both named id in the
+// client's project, and returns their full names: where a dead-letter policy sends messages,
+// and where a test (or redrive) reads them back.
+func DeadLetter(ctx context.Context, c *pubsub.Client, id string) (topic, sub string, err error) {
+	if topic, err = CreateTopic(ctx, c, id); err != nil {
+		return "", "", err
+	}
+	if sub, err = CreateSubscription(ctx, c, SubscriptionConfig{ID: id, Topic: topic, AckDeadline: 10 * time.Second}); err != nil {
+		return "", "", err
+	}
+	return topic, sub, nil
+}
+
 // PublishOrdered publishes one message with an ordering key to topic and waits for its id.
 func PublishOrdered(ctx context.Context, c *pubsub.Client, topic, key string, data []byte, attrs map[string]string) (string, error) {
 	p := c.Publisher(topic)
