@@ -184,7 +184,8 @@ func (l *limits) get(id int64) (RateLimit, bool) {
 	return st.RateLimit, true
 }
 
-// observeTransport reads every answer of an installation's requests into its limits.
+// observeTransport reads every answer of an installation's requests into its limits, and
+// into the Usage of the request's context (see WithUsage).
 type observeTransport struct {
 	next   http.RoundTripper
 	limits *limits
@@ -194,7 +195,11 @@ type observeTransport struct {
 func (t *observeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if err == nil {
-		t.limits.observe(t.id(), resp, time.Now())
+		id := t.id()
+		t.limits.observe(id, resp, time.Now())
+		if u := usageFrom(req.Context()); u != nil {
+			u.record(id, req, resp)
+		}
 	}
 	return resp, err
 }

@@ -100,7 +100,7 @@ func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err
 	if err := in.Validate(); err != nil {
 		return OutcomeRetry, err
 	}
-	res, o, err := decode(ctx, log, in.Decoder, m, "intake: ")
+	res, o, err := decode(ctx, log, in.Decoder, m, StageIntake)
 	if o != "" {
 		return o, err
 	}
@@ -140,7 +140,7 @@ func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err
 	if err := errors.Join(errs...); err != nil {
 		log.LogAttrs(ctx, slog.LevelWarn, "intake: publish failed: nacked, the message comes again",
 			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeRetry)),
-			slog.String("message_id", m.ID), slog.String("error", err.Error()))
+			slog.String(LogFieldStage, StageIntake), slog.String("message_id", m.ID), slog.String("error", err.Error()))
 		return OutcomeRetry, err
 	}
 	for i := range res.Requests {
@@ -148,7 +148,7 @@ func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err
 		log.LogAttrs(ctx, slog.LevelInfo, req.String()+" forwarded to the reconcile topic",
 			label(statusmanager.LogLabelPRURL, req.Resource.URL), label(statusmanager.LogLabelSHA, req.SHA),
 			label(statusmanager.LogLabelDeliveryID, req.DeliveryID), label(statusmanager.LogLabelOutcome, string(OutcomeForwarded)),
-			slog.String("message_id", m.ID), slog.String("ordering_key", req.OrderingKey()),
+			slog.String(LogFieldStage, StageIntake), slog.String("message_id", m.ID), slog.String("ordering_key", req.OrderingKey()),
 			slog.String("reconcile_message_id", ids[i]), slog.Bool("rerun", req.Rerun))
 	}
 	return OutcomeForwarded, nil

@@ -33,6 +33,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
@@ -358,7 +359,7 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 	if w.invalid != nil {
 		return OutcomeRetry, w.invalid
 	}
-	res, o, err := decode(ctx, log, w.decoder, m, "")
+	res, o, err := decode(ctx, log, w.decoder, m, StageReconcile)
 	if o != "" {
 		return o, err
 	}
@@ -404,21 +405,26 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 	return o, err
 }
 
-// decode decodes m for a stage (prefix names it in the log, "" for the reconcile stage).
-// When the message asks for no request it logs why and returns the outcome: invalid (nack,
-// so that the dead-letter policy moves it) or ignored (ack); otherwise the outcome is "".
-func decode(ctx context.Context, log *slog.Logger, d *events.Decoder, m *events.Message, prefix string) (events.Result, Outcome, error) {
+// decode decodes m for a stage (StageIntake or StageReconcile). When the message asks for
+// no request it logs why and returns the outcome: invalid (nack, so that the dead-letter
+// policy moves it) or ignored (ack); otherwise the outcome is "".
+func decode(ctx context.Context, log *slog.Logger, d *events.Decoder, m *events.Message, stage string) (events.Result, Outcome, error) {
+	prefix := ""
+	if stage == StageIntake {
+		prefix = "intake: "
+	}
 	res, err := d.Decode(m)
 	if err != nil {
 		log.LogAttrs(ctx, slog.LevelError, prefix+"invalid message: nacked so that the dead-letter policy moves it",
 			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
-			slog.String("message_id", m.ID), slog.String("reason", err.Error()), slog.Int("delivery_attempt", m.DeliveryAttempt))
+			slog.String(LogFieldStage, stage), slog.String("message_id", m.ID), slog.String("reason", err.Error()),
+			slog.Int("delivery_attempt", m.DeliveryAttempt))
 		return res, OutcomeInvalid, err
 	}
 	if len(res.Requests) == 0 {
 		log.LogAttrs(ctx, slog.LevelInfo, prefix+"message ignored: "+res.Ignored,
 			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeIgnored)),
-			slog.String("message_id", m.ID), slog.String("reason", res.Ignored))
+			slog.String(LogFieldStage, stage), slog.String("message_id", m.ID), slog.String("reason", res.Ignored))
 		return res, OutcomeIgnored, nil
 	}
 	return res, "", nil
@@ -454,11 +460,14 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		o      Outcome
 		err    error
 		shared bool
+		// What this delivery's own runs spend of GitHub; a delivery that joins another's
+		// flight spends nothing, and says so.
+		usage githubapp.Usage
 	)
 	for {
 		var joinedRerun bool
 		o, shared, joinedRerun, err = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
-			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
+			r := &run[T]{w: w, ctx: githubapp.WithUsage(ctx, &usage), log: log, req: req, attempt: attempt}
 			return r.safely(r.do)
 		})
 		if !req.Rerun || !shared || joinedRerun || ctx.Err() != nil {
@@ -471,7 +480,7 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		// dead-letter topic with nothing written.
 		cause := err
 		o, _, _, err = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
-			r := &run[T]{w: w, ctx: ctx, log: log, req: req, attempt: attempt}
+			r := &run[T]{w: w, ctx: githubapp.WithUsage(ctx, &usage), log: log, req: req, attempt: attempt}
 			return r.safely(func() (Outcome, error) { return r.giveUp(cause) })
 		})
 	}
@@ -480,8 +489,14 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 	case OutcomeRetry, OutcomeFailed, OutcomeGaveUp:
 		level = slog.LevelWarn
 	}
-	attrs := []slog.Attr{label(statusmanager.LogLabelOutcome, string(o)), slog.Bool("shared", shared),
-		slog.Duration("duration", time.Since(start))}
+	attrs := []slog.Attr{label(statusmanager.LogLabelOutcome, string(o)), slog.String(LogFieldStage, StageReconcile),
+		slog.Bool("shared", shared), slog.Float64(LogFieldDuration, time.Since(start).Seconds()),
+		slog.Int(LogFieldGitHubRequests, usage.Requests()), slog.Int(LogFieldGitHubPoints, usage.Points())}
+	if id, rem, ok := usage.Remaining(); ok {
+		attrs = append(attrs, slog.Int(LogFieldGitHubRemaining, rem), slog.Int64(LogFieldInstallationID, id))
+	} else if req.InstallationID != 0 {
+		attrs = append(attrs, slog.Int64(LogFieldInstallationID, req.InstallationID))
+	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
