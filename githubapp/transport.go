@@ -23,7 +23,10 @@ import (
 //	→ budgetTransport   (ours) stamps the request with its retry deadline and makes its body re-sendable
 //	→ gofri secondary limiter   waits out Retry-After of secondary rate limits, then re-sends
 //	→ retryTransport    (ours) retries 5xx and connection errors of GET/HEAD with backoff
-//	→ ghinstallation    installation token (or App JWT) in Authorization
+//	→ conditionalTransport (ours, installation clients) sends each GET with the ETag of the last 200
+//	                    to it, and returns that 200 again, marked, when GitHub answers 304
+//	→ observeTransport  (ours, installation clients) reads every answer into the installation's budget
+//	→ installationAuth → ghinstallation   installation token (or App JWT) in Authorization
 //	→ Options.Transport
 //
 // Why this order:
@@ -46,12 +49,22 @@ import (
 //     is applied instead through a per-request override whose single-sleep limit is the budget left.
 //   - ghinstallation sits at the bottom so every attempt goes out with a valid token: a retry after a
 //     long wait may need a refreshed one.
+//   - conditionalTransport sits below the retries, so that every attempt (and every re-send after a
+//     secondary limit) revalidates with the ETag known at that moment, and above observeTransport, so
+//     that the budget and the Usage of a message see GitHub's real 304, which costs no point. Being
+//     above ghinstallation it does not see the token: it keys on the installation, and GitHub's
+//     per-token ETags make the first read of a URL after the hourly token rotation a plain 200
+//     (see conditionalTransport). The App JWT client has none: a new JWT per request never revalidates.
 func (f *Factory) stack(auth http.RoundTripper, who string) http.RoundTripper {
 	log := f.log.With("github_client", who)
 	next := auth
 	if ia, ok := auth.(*installationAuth); ok {
 		// Every attempt's answer tells the installation's budget (see Admit).
 		next = &observeTransport{next: auth, limits: f.limits, id: ia.id.Load}
+		// Reads again cost no point when nothing changed (GitHub does not count a 304).
+		scope := f.rootURL() + " app " + strconv.FormatInt(f.appID, 10) + " installation "
+		next = &conditionalTransport{next: next, cache: condShared,
+			scope: func() string { return scope + strconv.FormatInt(ia.id.Load(), 10) }}
 	}
 	retry := &retryTransport{next: next, budget: f.budget, log: log}
 	secondary := github_ratelimit.NewSecondaryLimiter(retry,
