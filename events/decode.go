@@ -135,8 +135,10 @@ type Decoder struct {
 // SHA; check_run rerequested and requested_action of a run of ours give a rerun at its head
 // SHA for each pull request it lists, or, when it lists none (a fork's pull request) and the
 // Decoder knows our AppID, for the pull request its external_id names (see RunRef);
-// check_suite requested and rerequested give a request (a rerun for rerequested) at its head
-// SHA for each pull request it lists. The web URL of a pull request is the repository's
+// check_suite rerequested gives a rerun at its head SHA for each pull request it lists;
+// requested is ignored: the pull_request event of the same push asks for the same commit.
+// The base commit (Request.BaseSHA) comes from pull_request.base.sha and from the check
+// run's pull_requests[].base.sha; a message's own baseSha is optional. The web URL of a pull request is the repository's
 // html_url + "/pull/" + its number. Other types, events and actions, runs and suites of other
 // apps, and runs and suites naming no pull request are ignored.
 //
@@ -238,6 +240,7 @@ type requestJSON struct {
 	InstallationID *int64  `json:"installationId"`
 	Rerun          *bool   `json:"rerun"`
 	DeliveryID     *string `json:"deliveryId"`
+	BaseSHA        *string `json:"baseSha"`
 }
 
 func (c *decoding) decodeRequest() (Result, error) {
@@ -270,6 +273,9 @@ func (c *decoding) decodeRequest() (Result, error) {
 			return Result{}, c.invalid("deliveryId", fmt.Sprintf("is %d bytes; at most %d", len(*rj.DeliveryID), maxDeliveryIDBytes), nil)
 		}
 		req.DeliveryID = *rj.DeliveryID
+	}
+	if rj.BaseSHA != nil {
+		req.BaseSHA = *rj.BaseSHA
 	}
 	if err := c.validate(&req, nil); err != nil {
 		return Result{}, err
@@ -426,6 +432,7 @@ type whPullRequest struct {
 	Number  int       `json:"number"`
 	HTMLURL string    `json:"html_url"`
 	Head    *whCommit `json:"head"`
+	Base    *whCommit `json:"base"`
 }
 
 // whPRRef is an entry of check_run.pull_requests or check_suite.pull_requests. Its url is
@@ -433,6 +440,7 @@ type whPullRequest struct {
 type whPRRef struct {
 	Number int `json:"number"`
 	Base   struct {
+		SHA  string `json:"sha"`
 		Repo struct {
 			ID int64 `json:"id"`
 		} `json:"repo"`
@@ -605,12 +613,16 @@ func (e *webhookEvent) pullRequest() (Result, error) {
 		InstallationID: e.installationID(),
 		DeliveryID:     e.deliveryID,
 	}
+	if pr.Base != nil {
+		req.BaseSHA = pr.Base.SHA
+	}
 	if err := e.c.validate(&req, map[string]string{
 		"owner":          "body.repository.owner.login",
 		"repo":           "body.repository.name",
 		"url":            "body.pull_request.html_url",
 		"number":         "body.pull_request.number",
 		"sha":            "body.pull_request.head.sha",
+		"baseSha":        "body.pull_request.base.sha",
 		"installationId": "body.installation.id",
 	}); err != nil {
 		return Result{}, err
@@ -696,16 +708,17 @@ func (e *webhookEvent) requestForRef(run *whCheck, number int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	req, err := e.prRequest(repo, number, run.HeadSHA, true, "body.check_run.external_id", "body.check_run.head_sha")
+	req, err := e.prRequest(repo, number, run.HeadSHA, "", true, "body.check_run.external_id", "body.check_run.head_sha", "")
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Requests: []Request{req}}, nil
 }
 
-// prRequest makes the request for pull request number of repo at sha, its web URL built from
-// the repository's html_url; numField and shaField name where number and sha came from.
-func (e *webhookEvent) prRequest(repo *whRepository, number int, sha string, rerun bool, numField, shaField string) (Request, error) {
+// prRequest makes the request for pull request number of repo at sha (baseSHA may be ""),
+// its web URL built from the repository's html_url; numField, shaField and baseField name
+// where number, sha and baseSHA came from.
+func (e *webhookEvent) prRequest(repo *whRepository, number int, sha, baseSHA string, rerun bool, numField, shaField, baseField string) (Request, error) {
 	base := strings.TrimSuffix(repo.HTMLURL, "/")
 	if base == "" {
 		return Request{}, e.c.invalid("body.repository.html_url", "is missing", nil)
@@ -717,6 +730,7 @@ func (e *webhookEvent) prRequest(repo *whRepository, number int, sha string, rer
 		InstallationID: e.installationID(),
 		Rerun:          rerun,
 		DeliveryID:     e.deliveryID,
+		BaseSHA:        baseSHA,
 	}
 	if err := e.c.validate(&req, map[string]string{
 		"owner":          "body.repository.owner.login",
@@ -724,6 +738,7 @@ func (e *webhookEvent) prRequest(repo *whRepository, number int, sha string, rer
 		"url":            "body.repository.html_url",
 		"number":         numField,
 		"sha":            shaField,
+		"baseSha":        baseField,
 		"installationId": "body.installation.id",
 	}); err != nil {
 		return Request{}, err
@@ -731,6 +746,16 @@ func (e *webhookEvent) prRequest(repo *whRepository, number int, sha string, rer
 	return req, nil
 }
 
+// checkSuite makes a rerun of each pull request a rerequested suite lists.
+//
+// A requested suite gives nothing. GitHub sends check_suite requested for every push to a
+// repository, to every App with checks:write, listing the open pull requests whose head
+// branch (in the same repository) the push moved; the same push sends pull_request
+// synchronize for each of them (opened when the pull request is new), which requests the
+// same commit. It adds nothing for pull requests: a fork's push lists none, and a pull
+// request opened on a branch pushed before sends no requested suite at all (see the real
+// payloads in testdata: check_suite.requested.json lists no pull request for a push to
+// master). Reconciling it too cost each push a second delivery and a skip's read of GitHub.
 func (e *webhookEvent) checkSuite() (Result, error) {
 	switch e.action {
 	case "requested", "rerequested":
@@ -751,7 +776,13 @@ func (e *webhookEvent) checkSuite() (Result, error) {
 	if d := e.c.d; d.AppID != 0 && suite.App != nil && suite.App.ID != 0 && suite.App.ID != d.AppID {
 		return Result{Ignored: fmt.Sprintf("check suite belongs to app %d, not to ours (%d)", suite.App.ID, d.AppID)}, nil
 	}
-	return e.requestsForPRs("check_suite", "check suite", suite, e.action == "rerequested")
+	res, err := e.requestsForPRs("check_suite", "check suite", suite, e.action == "rerequested")
+	if err != nil || e.action == "rerequested" || len(res.Requests) == 0 {
+		return res, err
+	}
+	// Checked like a rerequested suite, so that a malformed one is still refused.
+	return Result{Ignored: fmt.Sprintf("check_suite requested at %s duplicates the pull_request event of the same push (opened or synchronize); only rerequested asks for a rerun",
+		quote(suite.HeadSHA))}, nil
 }
 
 // requestsForPRs makes one request at the check's head SHA for each pull request it lists.
@@ -779,7 +810,8 @@ func (e *webhookEvent) requestsForPRs(field, what string, check *whCheck, rerun 
 			continue
 		}
 		seen[pr.Number] = true
-		req, err := e.prRequest(repo, pr.Number, check.HeadSHA, rerun, numField, "body."+field+".head_sha")
+		req, err := e.prRequest(repo, pr.Number, check.HeadSHA, pr.Base.SHA, rerun, numField, "body."+field+".head_sha",
+			fmt.Sprintf("body.%s.pull_requests[%d].base.sha", field, i))
 		if err != nil {
 			return Result{}, err
 		}

@@ -188,7 +188,7 @@ func prRequest(number int, sha string, installation int64, rerun bool, delivery 
 	return Request{
 		Resource: Resource{Owner: testOwner, Repo: testRepo, Number: number,
 			URL: "https://github.com/octo-org/hello-world/pull/" + itoa(number)},
-		SHA: sha, InstallationID: installation, Rerun: rerun, DeliveryID: delivery,
+		SHA: sha, InstallationID: installation, Rerun: rerun, DeliveryID: delivery, BaseSHA: testSHA2,
 	}
 }
 
@@ -278,6 +278,9 @@ func TestDecodeRequestJSON(t *testing.T) {
 		{name: "all fields", msg: requestMsg(t, "installationId", 9007199254740993, "rerun", true),
 			want: want(func(r *Request) { r.InstallationID = 9007199254740993; r.Rerun = true })},
 		{name: "upper-case SHA stored lower-case", msg: requestMsg(t, "sha", upperSHA), want: want(nil)},
+		{name: "baseSha", msg: requestMsg(t, "baseSha", strings.ToUpper(testSHA2)), want: want(func(r *Request) { r.BaseSHA = testSHA2 })},
+		{name: "baseSha empty", msg: requestMsg(t, "baseSha", ""), want: want(nil)},
+		{name: "baseSha not a SHA", msg: requestMsg(t, "baseSha", "main"), field: "baseSha", reason: "has 4 characters"},
 		{name: "owner case differs from URL", msg: requestMsg(t, "owner", "Octo-Org", "repo", "Hello-World"),
 			want: want(func(r *Request) { r.Resource.Owner = "Octo-Org"; r.Resource.Repo = "Hello-World" })},
 		{name: "enterprise host", msg: requestMsg(t, "url", "https://ghe.example.com/octo-org/hello-world/pull/7"),
@@ -393,6 +396,9 @@ func TestDecodePullRequest(t *testing.T) {
 		{name: "no installation", msg: relayMsg(t, "pull_request", edit(t, prBody("opened"), "installation", remove)),
 			want: req(func(r *Request) { r.InstallationID = 0 })},
 		{name: "upper-case head sha", msg: relayMsg(t, "pull_request", edit(t, prBody("synchronize"), "pull_request.head.sha", strings.ToUpper(testSHA))), want: req(nil)},
+		{name: "no base", msg: relayMsg(t, "pull_request", edit(t, prBody("synchronize"), "pull_request.base", remove)), want: req(func(r *Request) { r.BaseSHA = "" })},
+		{name: "bad base sha", msg: relayMsg(t, "pull_request", edit(t, prBody("synchronize"), "pull_request.base.sha", "xyz")),
+			field: "body.pull_request.base.sha", reason: "has 3 characters"},
 		{name: "ce-id missing: headers.delivery_id", msg: relayMsg(t, "pull_request", prBody("opened"), "ce-id", "-"),
 			want: req(func(r *Request) { r.DeliveryID = "hdr-delivery" })},
 		{name: "ce-id and delivery_id missing: message id", msg: func() *Message {
@@ -562,13 +568,15 @@ func TestDecodeCheckSuite(t *testing.T) {
 	ours := Decoder{AppID: testApp, Identity: testName}
 	cases := []decodeCase{
 		{name: "requested", dec: ours, msg: relayMsg(t, "check_suite", checkSuiteBody("requested", 7)),
-			want: []Request{prRequest(7, testSHA, 42, false, "ce-delivery")}},
+			ignored: "duplicates the pull_request event of the same push"},
 		{name: "rerequested", dec: ours, msg: relayMsg(t, "check_suite", checkSuiteBody("rerequested", 7, 8)),
 			want: []Request{prRequest(7, testSHA, 42, true, "ce-delivery"), prRequest(8, testSHA, 42, true, "ce-delivery")}},
-		{name: "suite without app", dec: ours, msg: relayMsg(t, "check_suite", edit(t, checkSuiteBody("requested", 7), "check_suite.app", remove)),
-			want: []Request{prRequest(7, testSHA, 42, false, "ce-delivery")}},
-		{name: "any app with a zero decoder", msg: relayMsg(t, "check_suite", edit(t, checkSuiteBody("requested", 7), "check_suite.app.id", 99)),
-			want: []Request{prRequest(7, testSHA, 42, false, "ce-delivery")}},
+		{name: "suite without app", dec: ours, msg: relayMsg(t, "check_suite", edit(t, checkSuiteBody("rerequested", 7), "check_suite.app", remove)),
+			want: []Request{prRequest(7, testSHA, 42, true, "ce-delivery")}},
+		{name: "any app with a zero decoder", msg: relayMsg(t, "check_suite", edit(t, checkSuiteBody("rerequested", 7), "check_suite.app.id", 99)),
+			want: []Request{prRequest(7, testSHA, 42, true, "ce-delivery")}},
+		{name: "requested of another app", dec: ours, msg: relayMsg(t, "check_suite", edit(t, checkSuiteBody("requested", 7), "check_suite.app.id", 99)),
+			ignored: "check suite belongs to app 99"},
 		{name: "suite of another app", dec: ours, msg: relayMsg(t, "check_suite", edit(t, checkSuiteBody("requested", 7), "check_suite.app.id", 99)),
 			ignored: "check suite belongs to app 99"},
 		{name: "no PRs", dec: ours, msg: relayMsg(t, "check_suite", checkSuiteBody("requested")), ignored: "lists no pull requests"},

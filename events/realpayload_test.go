@@ -85,6 +85,7 @@ func TestDecodeEnterprisePullRequest(t *testing.T) {
 		return []Request{{
 			Resource: Resource{Owner: "Codertocat", Repo: "Hello-World", Number: 2, URL: ghesURL},
 			SHA:      "14977a7b5485400124827221a04bfb474bcd72d1", InstallationID: 5, DeliveryID: delivery,
+			BaseSHA:  "78a96099c3f442d7f6e8d1a7d07090091993e65a",
 		}}
 	}
 	// No synchronize, reopened or ready_for_review example of GHES is published: those are the
@@ -134,10 +135,36 @@ func TestDecodeGitHubPullRequest(t *testing.T) {
 	want := []Request{{
 		Resource: Resource{Owner: "Codertocat", Repo: "Hello-World", Number: 2, URL: "https://github.com/Codertocat/Hello-World/pull/2"},
 		SHA:      "ec26c3e57ca3a959ca5aad62de7213c562f8c821", InstallationID: 1, DeliveryID: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+		BaseSHA:  "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
 	}}
 	runDecodeCases(t, []decodeCase{
 		{name: "opened", msg: relayed(t, "pull_request", fixture(t, "pull_request.opened.json")), want: want},
 		{name: "synchronize", msg: relayed(t, "pull_request", fixture(t, "pull_request.synchronize.json")), want: want},
+	})
+}
+
+// check_suite requested, as GitHub sends it for every push: the published example is the push
+// to master (its "after" is the base commit of the pull_request examples) and lists no pull
+// request. Even when it lists one (a push to a pull request's branch, which also sends
+// pull_request synchronize), it is not reconciled.
+func TestDecodeGitHubCheckSuiteRequested(t *testing.T) {
+	ours := Decoder{AppID: 29310}
+	asPublished := fixture(t, "check_suite.requested.json")
+	withPR := fixture(t, "check_suite.requested.json")
+	withPR["check_suite"].(map[string]any)["pull_requests"] = []any{map[string]any{"number": 2,
+		"head": map[string]any{"sha": withPR["check_suite"].(map[string]any)["head_sha"]},
+		"base": map[string]any{"sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "repo": map[string]any{"id": withPR["repository"].(map[string]any)["id"]}}}}
+	rerequested := fixture(t, "check_suite.requested.json")
+	rerequested["action"] = "rerequested"
+	rerequested["check_suite"] = withPR["check_suite"]
+	runDecodeCases(t, []decodeCase{
+		{name: "as published", dec: ours, msg: relayed(t, "check_suite", asPublished), ignored: "lists no pull requests"},
+		{name: "listing a pull request", dec: ours, msg: relayed(t, "check_suite", withPR), ignored: "duplicates the pull_request event of the same push"},
+		{name: "rerequested is a rerun", dec: ours, msg: relayed(t, "check_suite", rerequested), want: []Request{{
+			Resource: Resource{Owner: "Codertocat", Repo: "Hello-World", Number: 2, URL: "https://github.com/Codertocat/Hello-World/pull/2"},
+			SHA:      "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", InstallationID: 957387, Rerun: true,
+			DeliveryID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", BaseSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+		}}},
 	})
 }
 

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -21,6 +22,11 @@ type Request struct {
 	// DeliveryID identifies where the request came from, for logs: the GitHub delivery id
 	// for webhook events, else the Pub/Sub message id.
 	DeliveryID string
+	// BaseSHA, when known, is the commit of the pull request's base branch that the event
+	// saw (pull_request.base.sha): with it a reconciler can read the diff of exactly SHA
+	// (base...SHA) in one request, whatever the pull request's head is by then. "" means
+	// unknown; a reconciler that needs it reads the pull request.
+	BaseSHA string
 }
 
 // Key identifies the work a request asks for: the same key means the same check run.
@@ -38,6 +44,17 @@ func (r *Request) Validate() error {
 		return err
 	}
 	r.SHA = sha
+	if r.BaseSHA != "" {
+		base, err := ValidateSHA(r.BaseSHA)
+		if err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				fe.Field = "baseSha"
+			}
+			return err
+		}
+		r.BaseSHA = base
+	}
 	if r.InstallationID < 0 {
 		return &FieldError{Field: "installationId", Value: strconv.FormatInt(r.InstallationID, 10), Reason: "is negative"}
 	}

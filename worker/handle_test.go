@@ -269,17 +269,18 @@ func TestHandleOutcomes(t *testing.T) {
 			}
 		},
 	}, {
-		name: "one message, two PRs at one SHA: one run, one reconcile",
+		name: "check_suite requested: ignored (the push's pull_request event reconciles it)",
 		steps: []step{
-			{checkSuite("1", "requested", sha1), worker.OutcomeReconciled},
-			{checkSuite("1", "requested", sha1), worker.OutcomeSkipped},
+			{checkSuite("1", "requested", sha1), worker.OutcomeIgnored},
 		},
-		wantCalls: 1,
+		wantCalls: 0,
 		check: func(t *testing.T, e *env) {
-			if n := len(e.runs(sha1)); n != 1 {
-				t.Errorf("%d runs, want 1 (a check run belongs to the commit)", n)
+			if n := len(e.runs(sha1)); n != 0 {
+				t.Errorf("%d runs, want none", n)
 			}
-			contains(t, "log", e.log.String(), prURL(8))
+			if n := len(e.gh.Requests()); n != 0 {
+				t.Errorf("%d requests to GitHub, want none", n)
+			}
 		},
 	}, {
 		name: "one message, two PRs, transient failure: nack, then done",
