@@ -52,6 +52,16 @@ type repoState struct {
 	id          int64
 	owner, name string
 	prs         map[int]*prState
+	// commits are the head commits pull requests have had, by SHA: each keeps the files it
+	// changed from its pull request's base, so that an older head can still be compared.
+	commits map[string]commitState
+}
+
+// commitState is a head commit of a pull request: its base and its diff from it.
+type commitState struct {
+	base  string
+	files []File
+	at    time.Time
 }
 
 type prState struct {
@@ -84,7 +94,7 @@ func (s *Server) addRepoLocked(owner, repo string) *repoState {
 	k := repoKey(owner, repo)
 	r := s.repos[k]
 	if r == nil {
-		r = &repoState{id: s.nextRepoID, owner: owner, name: repo, prs: map[int]*prState{}}
+		r = &repoState{id: s.nextRepoID, owner: owner, name: repo, prs: map[int]*prState{}, commits: map[string]commitState{}}
 		s.nextRepoID++
 		s.repos[k] = r
 	}
@@ -122,6 +132,7 @@ func (s *Server) AddPullRequest(owner, repo string, pr PullRequest) {
 	defer s.mu.Unlock()
 	r := s.addRepoLocked(owner, repo)
 	now := nowSecond()
+	r.commits[pr.HeadSHA] = commitState{base: pr.BaseSHA, files: pr.Files, at: now}
 	if cur := r.prs[pr.Number]; cur != nil {
 		cur.pr = pr
 		cur.updatedAt = now
@@ -131,7 +142,8 @@ func (s *Server) AddPullRequest(owner, repo string, pr PullRequest) {
 }
 
 // PushHead records a new head commit sha on pull request number of owner/repo, with its changed files
-// (nil keeps the previous list). It panics if the PR does not exist.
+// (nil keeps the previous list). It panics if the PR does not exist. The previous head stays known:
+// comparing it with the base still gives its own files.
 func (s *Server) PushHead(owner, repo string, number int, sha string, files []File) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,6 +157,7 @@ func (s *Server) PushHead(owner, repo string, number int, sha string, files []Fi
 		p.pr.Files = copyFiles(files)
 	}
 	p.updatedAt = nowSecond()
+	r.commits[p.pr.HeadSHA] = commitState{base: p.pr.BaseSHA, files: p.pr.Files, at: p.updatedAt}
 }
 
 func copyFiles(f []File) []File {
@@ -285,36 +298,41 @@ func (s *Server) listPullRequestFiles(r *http.Request, p map[string]string, a au
 	lo, hi := pageBounds(len(files), page, perPage)
 	items := make([]any, 0, hi-lo)
 	for _, f := range files[lo:hi] {
-		add, del := fileCounts(f)
-		status := f.Status
-		if status == "" {
-			status = "modified"
-		}
-		esc := escapePath(f.Filename)
-		item := map[string]any{
-			"sha":          fakeSHA("blob:" + pr.pr.HeadSHA + ":" + f.Filename + ":" + f.Patch),
-			"filename":     f.Filename,
-			"status":       status,
-			"additions":    add,
-			"deletions":    del,
-			"changes":      add + del,
-			"blob_url":     fmt.Sprintf("%s/%s/%s/blob/%s/%s", s.WebURL(), repo.owner, repo.name, pr.pr.HeadSHA, esc),
-			"raw_url":      fmt.Sprintf("%s/%s/%s/raw/%s/%s", s.WebURL(), repo.owner, repo.name, pr.pr.HeadSHA, esc),
-			"contents_url": fmt.Sprintf("%s/repos/%s/%s/contents/%s?ref=%s", s.URL(), repo.owner, repo.name, esc, pr.pr.HeadSHA),
-		}
-		if f.Patch != "" {
-			item["patch"] = f.Patch
-		}
-		if f.PreviousFilename != "" {
-			item["previous_filename"] = f.PreviousFilename
-		}
-		items = append(items, item)
+		items = append(items, s.fileJSON(repo, pr.pr.HeadSHA, f))
 	}
 	resp := jsonResponse(http.StatusOK, items)
 	resp.header = http.Header{}
 	resp.lastModified = pr.updatedAt
 	s.setLink(resp.header, r, page, perPage, len(files))
 	return resp
+}
+
+// fileJSON is a changed file as the files of a pull request and of a comparison list it.
+func (s *Server) fileJSON(repo *repoState, head string, f File) map[string]any {
+	add, del := fileCounts(f)
+	status := f.Status
+	if status == "" {
+		status = "modified"
+	}
+	esc := escapePath(f.Filename)
+	item := map[string]any{
+		"sha":          fakeSHA("blob:" + head + ":" + f.Filename + ":" + f.Patch),
+		"filename":     f.Filename,
+		"status":       status,
+		"additions":    add,
+		"deletions":    del,
+		"changes":      add + del,
+		"blob_url":     fmt.Sprintf("%s/%s/%s/blob/%s/%s", s.WebURL(), repo.owner, repo.name, head, esc),
+		"raw_url":      fmt.Sprintf("%s/%s/%s/raw/%s/%s", s.WebURL(), repo.owner, repo.name, head, esc),
+		"contents_url": fmt.Sprintf("%s/repos/%s/%s/contents/%s?ref=%s", s.URL(), repo.owner, repo.name, esc, head),
+	}
+	if f.Patch != "" {
+		item["patch"] = f.Patch
+	}
+	if f.PreviousFilename != "" {
+		item["previous_filename"] = f.PreviousFilename
+	}
+	return item
 }
 
 func escapePath(p string) string {

@@ -42,6 +42,8 @@ const (
 	RouteGetPullRequest Route = "GET /repos/{owner}/{repo}/pulls/{pull_number}"
 	// RouteListPullRequestFiles lists the files of a pull request.
 	RouteListPullRequestFiles Route = "GET /repos/{owner}/{repo}/pulls/{pull_number}/files"
+	// RouteCompareCommits compares two commits: base...head, the diff of head from their merge base.
+	RouteCompareCommits Route = "GET /repos/{owner}/{repo}/compare/{basehead}"
 	// RouteGetRepoInstallation gets the App's installation on a repository (App JWT).
 	RouteGetRepoInstallation Route = "GET /repos/{owner}/{repo}/installation"
 	// RouteCreateInstallationToken creates an installation access token (App JWT).
@@ -56,7 +58,7 @@ const (
 var allRoutes = []Route{
 	RouteCreateCheckRun, RouteUpdateCheckRun, RouteGetCheckRun, RouteListCheckRunAnnotations,
 	RouteRerequestCheckRun, RouteListCheckRunsForRef, RouteGetPullRequest, RouteListPullRequestFiles,
-	RouteGetRepoInstallation, RouteCreateInstallationToken, RouteGetApp, RouteGetRateLimit,
+	RouteCompareCommits, RouteGetRepoInstallation, RouteCreateInstallationToken, RouteGetApp, RouteGetRateLimit,
 }
 
 // Request is one entry of the request log (see Server.Requests).
@@ -129,6 +131,8 @@ func WithTokenTTL(d time.Duration) Option { return func(c *config) { c.tokenTTL 
 //   - Commits are not modelled: any 40-hex head_sha is accepted; anything else gets 422 "No commit found for SHA".
 //   - Check run ids start above 2^32 so that code truncating them to 32 bits fails loudly.
 //   - List endpoints return check runs newest first (highest id first); GitHub does not document an order.
+//   - A comparison (compare/{base}...{head}) knows the head commits pull requests have had, each with the
+//     files it changed from its pull request's base, whatever base is named; at most 300 files, as GitHub.
 //   - Repositories are private: requests without credentials get 404 for reads and 401 for writes.
 //   - An App JWT on a repository endpoint gets 403 "Resource not accessible by integration".
 //
@@ -659,6 +663,8 @@ func (s *Server) dispatch(r *http.Request, route Route, p map[string]string, a a
 		return s.getPullRequest(p, a)
 	case RouteListPullRequestFiles:
 		return s.listPullRequestFiles(r, p, a)
+	case RouteCompareCommits:
+		return s.compareCommits(r, p, a)
 	case RouteGetRepoInstallation:
 		return s.getRepoInstallation(p, a)
 	case RouteCreateInstallationToken:
