@@ -1,10 +1,12 @@
-# The worker's identity: reads the App key, publishes to the reconcile topic, writes logs.
-# Nothing else.
+# The worker's identity: reads the App key, publishes to the reconcile topic (and, with
+# log_destination = "api", writes logs). Nothing else.
 resource "google_service_account" "worker" {
   project      = var.project_id
   account_id   = "${var.name}-worker"
   display_name = "${var.name} worker (Cloud Run)"
-  description  = "Runs the ${var.name} Cloud Run service: reads the GitHub App key, publishes reconcile requests, writes logs."
+  description  = "Runs the ${var.name} Cloud Run service: reads the GitHub App key, publishes reconcile requests."
+
+  depends_on = [google_project_service.apis]
 }
 
 # The identity Pub/Sub signs push requests with; the only principal allowed to invoke the service.
@@ -13,16 +15,24 @@ resource "google_service_account" "push" {
   account_id   = "${var.name}-push"
   display_name = "${var.name} Pub/Sub push"
   description  = "OIDC identity of the Pub/Sub push subscriptions delivering to ${var.name}."
+
+  depends_on = [google_project_service.apis]
 }
 
+# The full path and no project argument: the secret may live in another project.
 resource "google_secret_manager_secret_iam_member" "worker_reads_app_key" {
-  project   = var.project_id
-  secret_id = var.github_app_private_key_secret
+  secret_id = local.app_key_secret
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.worker.member
+
+  depends_on = [google_project_service.apis]
 }
 
+# Only when the worker writes through the Cloud Logging API: on Cloud Run it writes JSON lines
+# to stdout (auto, stdout), which Cloud Run ingests without any role.
 resource "google_project_iam_member" "worker_writes_logs" {
+  count = var.log_destination == "api" ? 1 : 0
+
   project = var.project_id
   role    = "roles/logging.logWriter"
   member  = google_service_account.worker.member

@@ -7,9 +7,22 @@
 #   iam.tf     service accounts and every role binding
 #   run.tf     the Cloud Run service (the worker and its environment)
 #   pubsub.tf  the reconcile topic, the push subscriptions, the dead-letter topic and its subscription
+#   monitoring.tf  log-based metrics, alert policies and the dashboard
+# The intake subscriptions' filter is built in variables.tf (Terraform evaluates it there without a provider).
 
 data "google_project" "this" {
   project_id = var.project_id
+
+  depends_on = [google_project_service.apis]
+}
+
+# Only with enable_apis. Left enabled on destroy: other things in the project may use them.
+resource "google_project_service" "apis" {
+  for_each = var.enable_apis ? toset(local.apis) : toset([])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
 }
 
 locals {
@@ -22,10 +35,15 @@ locals {
   # publishes there and acknowledges them on the source subscription.
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-  # Deliver plain reconcile requests (no ce-type attribute) and the relay events the worker
-  # acts on; Pub/Sub acknowledges everything else without delivering it.
-  subscription_filter = length(var.filter_events) == 0 ? "" : join(" OR ", concat(
-    ["NOT attributes:ce-type"],
-    [for e in var.filter_events : "attributes.ce-type = \"${var.relay_type_prefix}.${e}\""],
-  ))
+  # The key's secret as a full path: the IAM grant on a secret of another project is made
+  # there (the provider reads the project from the path; a project argument beside it would
+  # disagree and replace the grant on every plan).
+  app_key_secret = startswith(var.github_app_private_key_secret, "projects/") ? var.github_app_private_key_secret : "projects/${var.project_id}/secrets/${var.github_app_private_key_secret}"
+
+  # The APIs the module calls: cloudresourcemanager for data.google_project, monitoring for
+  # the alert policies and the dashboard, logging for the log-based metrics.
+  apis = [
+    "cloudresourcemanager.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
+    "pubsub.googleapis.com", "run.googleapis.com", "secretmanager.googleapis.com",
+  ]
 }

@@ -8,6 +8,7 @@ package terraform_test
 // mistake in wiring would break, and mutated copies of the module must fail them.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"os"
@@ -256,29 +257,62 @@ func varRefs(b *hclsyntax.Body, name string) []string {
 // functions is the subset of Terraform's functions the module's expressions use, so they can be
 // evaluated here.
 var functions = map[string]function.Function{
-	"alltrue":    allTrueFunc,
-	"can":        tryfunc.CanFunc,
-	"concat":     stdlib.ConcatFunc,
-	"contains":   stdlib.ContainsFunc,
-	"floor":      stdlib.FloorFunc,
-	"join":       stdlib.JoinFunc,
-	"keys":       stdlib.KeysFunc,
-	"length":     lengthFunc,
-	"lower":      stdlib.LowerFunc,
-	"max":        stdlib.MaxFunc,
-	"min":        stdlib.MinFunc,
-	"pow":        stdlib.PowFunc,
-	"range":      stdlib.RangeFunc,
-	"regex":      stdlib.RegexFunc,
-	"sum":        sumFunc,
-	"tonumber":   stdlib.MakeToFunc(cty.Number),
-	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-	"tostring":   stdlib.MakeToFunc(cty.String),
-	"trimspace":  stdlib.TrimSpaceFunc,
-	"trimsuffix": stdlib.TrimSuffixFunc,
-	"try":        tryfunc.TryFunc,
-	"values":     stdlib.ValuesFunc,
+	"alltrue":      allTrueFunc,
+	"base64encode": base64EncodeFunc,
+	"basename":     baseNameFunc,
+	"can":          tryfunc.CanFunc,
+	"concat":       stdlib.ConcatFunc,
+	"contains":     stdlib.ContainsFunc,
+	"floor":        stdlib.FloorFunc,
+	"join":         stdlib.JoinFunc,
+	"jsonencode":   stdlib.JSONEncodeFunc,
+	"keys":         stdlib.KeysFunc,
+	"length":       lengthFunc,
+	"lower":        stdlib.LowerFunc,
+	"max":          stdlib.MaxFunc,
+	"min":          stdlib.MinFunc,
+	"pow":          stdlib.PowFunc,
+	"range":        stdlib.RangeFunc,
+	"regex":        stdlib.RegexFunc,
+	"replace":      stdlib.ReplaceFunc,
+	"sort":         stdlib.SortFunc,
+	"startswith":   startsWithFunc,
+	"sum":          sumFunc,
+	"tonumber":     stdlib.MakeToFunc(cty.Number),
+	"toset":        stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"tostring":     stdlib.MakeToFunc(cty.String),
+	"trimspace":    stdlib.TrimSpaceFunc,
+	"trimsuffix":   stdlib.TrimSuffixFunc,
+	"try":          tryfunc.TryFunc,
+	"values":       stdlib.ValuesFunc,
 }
+
+// base64EncodeFunc is Terraform's base64encode: of the string's UTF-8 bytes.
+var base64EncodeFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "str", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return cty.StringVal(base64.StdEncoding.EncodeToString([]byte(args[0].AsString()))), nil
+	},
+})
+
+// baseNameFunc is Terraform's basename: the last element of a slash-separated path.
+var baseNameFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "path", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return cty.StringVal(filepath.Base(args[0].AsString())), nil
+	},
+})
+
+// startsWithFunc is Terraform's startswith.
+var startsWithFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "str", Type: cty.String}, {Name: "prefix", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return cty.BoolVal(strings.HasPrefix(args[0].AsString(), args[1].AsString())), nil
+	},
+})
 
 // allTrueFunc is Terraform's alltrue, which cty's stdlib lacks.
 var allTrueFunc = function.New(&function.Spec{
@@ -390,6 +424,7 @@ func (c *tfConfig) variableValues(set map[string]cty.Value) (map[string]cty.Valu
 const (
 	mockServiceURI    = "https://prreconciler-mock-ew.a.run.app"
 	mockProjectNumber = "123456789012"
+	mockDashboardID   = "mock-dashboard-id"
 )
 
 // evalContext evaluates like Terraform would with the given variables (the rest at their
@@ -422,9 +457,17 @@ func (c *tfConfig) evalContext(set map[string]cty.Value) (*hcl.EvalContext, erro
 		project = v.AsString()
 	}
 	byType := map[string]map[string]cty.Value{}
-	for _, b := range c.resources {
+	// instance is one resource instance's stand-in, its attributes evaluated in ectx (which
+	// has each or count for a resource that repeats).
+	instance := func(b *hclsyntax.Block, ectx *hcl.EvalContext) cty.Value {
+		prev := ctx
+		ctx = ectx
+		defer func() { ctx = prev }()
 		typ, name := b.Labels[0], b.Labels[1]
 		attrs := map[string]cty.Value{"id": cty.StringVal("mock:" + typ + "." + name)}
+		if _, ok := b.Body.Attributes["name"]; ok {
+			attrs["name"] = cty.StringVal(str(b.Body, "name", name))
+		}
 		switch typ {
 		case "google_pubsub_topic":
 			n := str(b.Body, "name", name)
@@ -443,11 +486,55 @@ func (c *tfConfig) evalContext(set map[string]cty.Value) (*hcl.EvalContext, erro
 			attrs["email"] = cty.StringVal(email)
 			attrs["member"] = cty.StringVal("serviceAccount:" + email)
 			attrs["name"] = cty.StringVal("projects/" + project + "/serviceAccounts/" + email)
+		case "google_monitoring_dashboard":
+			attrs["id"] = cty.StringVal("projects/" + mockProjectNumber + "/dashboards/" + mockDashboardID)
+		case "google_monitoring_alert_policy":
+			attrs["name"] = cty.StringVal("projects/" + project + "/alertPolicies/mock-" + name)
+		}
+		return cty.ObjectVal(attrs)
+	}
+	for _, b := range c.resources {
+		typ, name := b.Labels[0], b.Labels[1]
+		var v cty.Value
+		if fe, ok := b.Body.Attributes["for_each"]; ok {
+			// One instance per key: an object of them (unknown when for_each is).
+			m, diags := fe.Expr.Value(ctx)
+			if diags.HasErrors() || !m.IsWhollyKnown() || m.IsNull() || !m.CanIterateElements() {
+				v = cty.DynamicVal
+			} else {
+				insts := map[string]cty.Value{}
+				for it := m.ElementIterator(); it.Next(); {
+					k, ev := it.Element()
+					if m.Type().IsSetType() {
+						k = ev
+					}
+					ectx := ctx.NewChild()
+					ectx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k, "value": ev})}
+					insts[k.AsString()] = instance(b, ectx)
+				}
+				v = cty.ObjectVal(insts)
+			}
+		} else if cnt, ok := b.Body.Attributes["count"]; ok {
+			n, diags := cnt.Expr.Value(ctx)
+			if diags.HasErrors() || !n.IsKnown() || n.IsNull() || n.Type() != cty.Number {
+				v = cty.DynamicVal
+			} else {
+				i, _ := n.AsBigFloat().Int64()
+				insts := []cty.Value{}
+				for j := range i {
+					ectx := ctx.NewChild()
+					ectx.Variables = map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(j)})}
+					insts = append(insts, instance(b, ectx))
+				}
+				v = cty.TupleVal(insts)
+			}
+		} else {
+			v = instance(b, ctx)
 		}
 		if byType[typ] == nil {
 			byType[typ] = map[string]cty.Value{}
 		}
-		byType[typ][name] = cty.ObjectVal(attrs)
+		byType[typ][name] = v
 	}
 	for typ, m := range byType {
 		ctx.Variables[typ] = cty.ObjectVal(m)
@@ -542,10 +629,9 @@ func (c *tfConfig) refused(set map[string]cty.Value) ([]string, error) {
 			if !ok {
 				return nil, fmt.Errorf("variable %q: validation without condition", n)
 			}
-			if len(set) > 0 && !slices.ContainsFunc(refs(a.Expr), func(r string) bool {
-				v, ok := strings.CutPrefix(r, "var.")
+			if len(set) > 0 && !slices.ContainsFunc(c.varsUsed(a.Expr), func(v string) bool {
 				_, given := set[v]
-				return ok && given
+				return given
 			}) {
 				continue // decided by the defaults alone: see refused(nil)
 			}
@@ -566,6 +652,28 @@ func (c *tfConfig) refused(set map[string]cty.Value) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// varsUsed returns the variables an expression uses, directly or through locals.
+func (c *tfConfig) varsUsed(e hclsyntax.Expression) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(e hclsyntax.Expression)
+	walk = func(e hclsyntax.Expression) {
+		for _, r := range refs(e) {
+			if v, ok := strings.CutPrefix(r, "var."); ok {
+				out = append(out, strings.SplitN(v, ".", 2)[0])
+			} else if l, ok := strings.CutPrefix(r, "local."); ok {
+				l = strings.SplitN(l, ".", 2)[0]
+				if a := c.locals[l]; a != nil && !seen[l] {
+					seen[l] = true
+					walk(a.Expr)
+				}
+			}
+		}
+	}
+	walk(e)
+	return out
 }
 
 // accepts reports whether Terraform accepts one variable's value, the others at their defaults.
@@ -769,6 +877,7 @@ func checkModule(c *tfConfig) []string {
 		}
 	}
 	var secretExpr []string
+	var secretKeyRef *hclsyntax.Block
 	if e := env["GITHUB_APP_PRIVATE_KEY"]; e != nil {
 		if _, ok := e.Body.Attributes["value"]; ok {
 			bad("%s: GITHUB_APP_PRIVATE_KEY must come from Secret Manager, not value", svcRef)
@@ -781,6 +890,7 @@ func checkModule(c *tfConfig) []string {
 				bad("%s: GITHUB_APP_PRIVATE_KEY secret_key_ref has no version", svcRef)
 			}
 			secretExpr = attrRefs(ref.Body, "secret")
+			secretKeyRef = ref
 			if len(secretExpr) == 0 {
 				bad("%s: GITHUB_APP_PRIVATE_KEY secret_key_ref.secret must reference the configured secret", svcRef)
 			}
@@ -1138,11 +1248,48 @@ func checkModule(c *tfConfig) []string {
 			continue
 		}
 		accessors++
+		ref := "google_secret_manager_secret_iam_member." + key
 		if workerSA == "" || !refersTo(b.Body, "member", "google_service_account."+workerSA) {
-			bad("google_secret_manager_secret_iam_member.%s: the secret accessor must be the worker's account", key)
+			bad("%s: the secret accessor must be the worker's account", ref)
 		}
-		if len(secretExpr) > 0 && !slices.Equal(attrRefs(b.Body, "secret_id"), secretExpr) {
-			bad("google_secret_manager_secret_iam_member.%s: secret_id (%v) is not the secret the service reads (%v)", key, attrRefs(b.Body, "secret_id"), secretExpr)
+		// The provider reads the project from a full secret_id; a project beside it that
+		// disagrees (a secret in another project) replaces the grant on every plan.
+		if _, ok := b.Body.Attributes["project"]; ok {
+			bad("%s: must not set project (secret_id is the full path, whose project may be another)", ref)
+		}
+		if len(secretExpr) == 0 {
+			continue
+		}
+		// With a secret of the project and one of another project: secret_id is the full
+		// path of the secret the service reads.
+		for _, secret := range []string{"prreconciler-github-app-key", "projects/other-project/secrets/github-app-key"} {
+			set := map[string]cty.Value{"github_app_private_key_secret": cty.StringVal(secret), "project_id": cty.StringVal("acme-ci-prod")}
+			ctx, err := c.evalContext(set)
+			if err != nil {
+				bad("%s: %v", ref, err)
+				break
+			}
+			want := secret
+			if !strings.HasPrefix(want, "projects/") {
+				want = "projects/acme-ci-prod/secrets/" + want
+			}
+			got, diags := b.Body.Attributes["secret_id"].Expr.Value(ctx)
+			if diags.HasErrors() || !got.IsKnown() || got.IsNull() || got.Type() != cty.String {
+				bad("%s: secret_id does not evaluate with github_app_private_key_secret = %q: %v", ref, secret, diags)
+				continue
+			}
+			if got.AsString() != want {
+				if strings.HasPrefix(got.AsString(), "projects/") {
+					bad("%s: secret_id %q is not the secret the service reads (%q)", ref, got.AsString(), want)
+				} else {
+					bad("%s: secret_id %q is not the full path %q (a secret of another project needs it)", ref, got.AsString(), want)
+				}
+			}
+			if sv, diags := secretKeyRef.Body.Attributes["secret"].Expr.Value(ctx); diags.HasErrors() || !sv.IsKnown() || sv.Type() != cty.String {
+				bad("%s: the service's secret does not evaluate: %v", svcRef, diags)
+			} else if norm := sv.AsString(); norm != want && "projects/acme-ci-prod/secrets/"+norm != want {
+				bad("%s: reads secret %q, the grant is on %q", svcRef, norm, want)
+			}
 		}
 	}
 	if accessors != 1 {
@@ -1534,13 +1681,30 @@ func TestModuleValidations(t *testing.T) {
 		{"retry_minimum_backoff", cty.StringVal("12.5s"), true},
 		{"reconciler_env", cty.MapValEmpty(cty.String), true},
 		{"reconciler_env", cty.MapVal(map[string]cty.Value{"HYGIENE_MAX_FILE_LINES": cty.StringVal("300"), "PRSIZE_MAX_LINES": cty.StringVal("")}), true},
-		{"reconciler_env", cty.MapVal(map[string]cty.Value{"LOG_DESTINATION": cty.StringVal("api"), "GITHUB_RETRY_BUDGET": cty.StringVal("1m")}), true},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"GITHUB_RETRY_BUDGET": cty.StringVal("1m")}), true},
+		{"reconciler_env", cty.MapVal(map[string]cty.Value{"LOG_DESTINATION": cty.StringVal("api")}), false}, // log_destination sets it
 		{"reconciler_env", cty.MapVal(map[string]cty.Value{"HYGIENE_MAX_FILE_LINES": cty.StringVal("300"), "GITHUB_APP_ID": cty.StringVal("1")}), false},
 		{"reconciler_env", cty.MapVal(map[string]cty.Value{"ACK_DEADLINE": cty.StringVal("60s")}), false},
 		{"reconciler_env", cty.MapVal(map[string]cty.Value{"K_SERVICE": cty.StringVal("x")}), false},
 		{"reconciler_env", cty.MapVal(map[string]cty.Value{"PUSH_AUDIENCE": cty.StringVal("x")}), false},
 		{"reconciler_env", cty.MapVal(map[string]cty.Value{"hygiene-max": cty.StringVal("1")}), false},
 		{"reconciler_env", cty.MapVal(map[string]cty.Value{"9LIVES": cty.StringVal("1")}), false},
+		// cpu, memory and concurrency together (the others at their defaults: 1 CPU, 512Mi, 10).
+		{"cpu", cty.StringVal("2"), true},
+		{"cpu", cty.StringVal("1000m"), true},
+		{"cpu", cty.StringVal("0.5"), false}, // concurrency 10 needs 1 CPU
+		{"cpu", cty.StringVal("4"), false},   // 512Mi is below 4 CPUs' 2Gi
+		{"cpu", cty.StringVal("3"), false},
+		{"memory", cty.StringVal("4Gi"), true},
+		{"memory", cty.StringVal("4096Mi"), true},
+		{"memory", cty.StringVal("5Gi"), false}, // above 1 CPU's 4Gi
+		{"memory", cty.StringVal("512MB"), false},
+		{"memory", cty.StringVal("100Mi"), false},
+		{"concurrency", cty.NumberIntVal(1), true},
+		{"log_destination", cty.StringVal("api"), true},
+		{"log_destination", cty.StringVal("stderr"), false},
+		{"notification_channels", cty.ListVal([]cty.Value{cty.StringVal("projects/p/notificationChannels/1")}), true},
+		{"notification_channels", cty.ListVal([]cty.Value{cty.StringVal("1")}), false},
 	}
 	for _, tc := range cases {
 		ok, err := c.accepts(tc.variable, tc.value)
@@ -1716,7 +1880,16 @@ func TestCheckModuleCatchesMistakes(t *testing.T) {
 			`role    = "roles/logging.logWriter"`, `role    = "roles/editor"`, 0,
 			"project-level IAM other than"},
 		{"secret accessor on another secret", "iam.tf",
-			"secret_id = var.github_app_private_key_secret", `secret_id = "other"`, 0,
+			"secret_id = local.app_key_secret", `secret_id = "projects/acme-ci-prod/secrets/other"`, 0,
+			"is not the secret the service reads"},
+		{"secret accessor by the bare secret id", "iam.tf",
+			"secret_id = local.app_key_secret", "secret_id = var.github_app_private_key_secret", 0,
+			`secret_id "prreconciler-github-app-key" is not the full path "projects/acme-ci-prod/secrets/prreconciler-github-app-key"`},
+		{"secret accessor with a project", "iam.tf",
+			"  secret_id = local.app_key_secret\n", "  project   = var.project_id\n  secret_id = local.app_key_secret\n", 0,
+			"worker_reads_app_key: must not set project"},
+		{"secret path of the wrong project", "main.tf",
+			`"projects/${var.project_id}/secrets/${var.github_app_private_key_secret}"`, `"projects/other/secrets/${var.github_app_private_key_secret}"`, 0,
 			"is not the secret the service reads"},
 	}
 	// The reconciler's own environment (dynamic "env" over reconciler_env) and its validations.

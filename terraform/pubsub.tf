@@ -5,6 +5,8 @@ resource "google_pubsub_topic" "dead_letter" {
   name                       = "${var.name}-dead-letter"
   message_retention_duration = var.dead_letter_retention
   labels                     = var.labels
+
+  depends_on = [google_project_service.apis]
 }
 
 # Without a subscription, dead-lettered messages would be lost.
@@ -27,6 +29,8 @@ resource "google_pubsub_topic" "reconcile" {
   project = var.project_id
   name    = "${var.name}-reconcile"
   labels  = var.labels
+
+  depends_on = [google_project_service.apis]
 }
 
 # The reconcile stage. Ordered: Pub/Sub pushes one message per ordering key (per commit) at a
@@ -66,9 +70,11 @@ resource "google_pubsub_subscription" "reconcile" {
     }
   }
 
+  # The push account's token grant (grant_pubsub_token_creator) before the first push.
   depends_on = [
     google_cloud_run_v2_service_iam_member.push_invokes_worker,
     google_pubsub_topic_iam_member.pubsub_agent_publishes_dead_letters,
+    google_service_account_iam_member.pubsub_agent_mints_push_tokens,
   ]
 }
 
@@ -110,16 +116,18 @@ resource "google_pubsub_subscription" "intake" {
     }
   }
 
+  # The push account's token grant (grant_pubsub_token_creator) before the first push.
   lifecycle {
     precondition {
-      condition     = length(local.subscription_filter) <= 256
-      error_message = "The subscription filter built from filter_events and relay_type_prefix exceeds Pub/Sub's 256 bytes; list fewer events."
+      condition     = local.subscription_filter_bytes <= 256
+      error_message = "The intake subscriptions' filter built from filter_events and relay_type_prefix is ${local.subscription_filter_bytes} bytes, more than Pub/Sub's 256: list fewer events or shorten relay_type_prefix (output subscription_filter shows it)."
     }
   }
 
   depends_on = [
     google_cloud_run_v2_service_iam_member.push_invokes_worker,
     google_pubsub_topic_iam_member.pubsub_agent_publishes_dead_letters,
+    google_service_account_iam_member.pubsub_agent_mints_push_tokens,
   ]
 }
 

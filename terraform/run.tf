@@ -104,6 +104,10 @@ resource "google_cloud_run_v2_service" "worker" {
         name  = "LOG_LEVEL"
         value = var.log_level
       }
+      env {
+        name  = "LOG_DESTINATION"
+        value = var.log_destination
+      }
       # The reconciler's own settings, in name order; reconciler_env's validation refuses every
       # name set above (local.reconciler_env_reserved).
       dynamic "env" {
@@ -116,9 +120,12 @@ resource "google_cloud_run_v2_service" "worker" {
     }
   }
 
-  # The first revision must be able to read the key and publish reconcile requests.
+  # The first revision must be able to read the key, publish reconcile requests and (with
+  # log_destination = "api") write logs.
   depends_on = [
+    google_project_service.apis,
     google_secret_manager_secret_iam_member.worker_reads_app_key,
     google_pubsub_topic_iam_member.worker_publishes_reconcile,
+    google_project_iam_member.worker_writes_logs,
   ]
 }

@@ -135,6 +135,27 @@ variable "filter_events" {
   }
 }
 
+locals {
+  # The intake subscriptions' filter (pubsub.tf; their precondition refuses more than 256
+  # bytes). Here, so that Terraform can evaluate it from variables.tf alone, without a
+  # provider (module tests do). Deliver plain reconcile requests
+  # (no ce-type attribute) and the relay events the worker acts on; Pub/Sub acknowledges the
+  # rest without delivering it. check_suite "requested" duplicates pull_request
+  # opened/synchronize for every push and the worker would only ignore it, so it is dropped
+  # here ("rerequested" passes: it is a rerun). No spaces around "=": the filter is limited to
+  # 256 bytes, and each byte saved leaves room for another event.
+  subscription_filter = length(var.filter_events) == 0 ? "" : join(" OR ", concat(
+    ["NOT attributes:ce-type"],
+    [for e in var.filter_events : e == "check_suite"
+      ? "(attributes.ce-type=\"${var.relay_type_prefix}.${e}\" AND NOT attributes.ce-action=\"requested\")"
+    : "attributes.ce-type=\"${var.relay_type_prefix}.${e}\""],
+  ))
+
+  # Pub/Sub's limit is in bytes and length() counts characters: count the base64 digits
+  # instead (4 for every 3 bytes, padding dropped).
+  subscription_filter_bytes = floor(length(replace(base64encode(local.subscription_filter), "=", "")) * 3 / 4)
+}
+
 variable "max_delivery_attempts" {
   description = "Dead-letter policy of every push subscription: deliveries of a message before it goes to the dead-letter topic (5-100). Also the worker's MAX_DELIVERY_ATTEMPTS: at the last attempt a transient failure completes the check run as failed. With the retry backoffs it sets the retry window, which must cover an hour (see the module README)."
   type        = number
@@ -200,6 +221,12 @@ variable "concurrency" {
   validation {
     condition     = var.concurrency >= 1 && var.concurrency <= 1000 && floor(var.concurrency) == var.concurrency
     error_message = "concurrency must be an integer from 1 to 1000."
+  }
+
+  validation {
+    # Cloud Run serves one request at a time on an instance with less than one CPU.
+    condition     = var.concurrency == 1 || try(local.cpu_count >= 1, true)
+    error_message = "concurrency = ${var.concurrency} needs cpu of at least 1 (cpu is ${var.cpu}): Cloud Run handles one request at a time with less than 1 CPU. Set concurrency = 1 or cpu = \"1\" or more."
   }
 }
 
@@ -271,7 +298,7 @@ locals {
     [
       "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_API_URL", "IDENTITY", "GOOGLE_CLOUD_PROJECT",
       "MAX_IN_FLIGHT", "MAX_DELIVERY_ATTEMPTS", "RECONCILE_TOPIC", "ACK_DEADLINE", "RETRY_MINIMUM_BACKOFF",
-      "RETRY_MAXIMUM_BACKOFF", "RECONCILE_TIMEOUT", "RELAY_TYPE_PREFIX", "LOG_LEVEL",
+      "RETRY_MAXIMUM_BACKOFF", "RECONCILE_TIMEOUT", "RELAY_TYPE_PREFIX", "LOG_LEVEL", "LOG_DESTINATION",
     ],
     # Cloud Run's reserved names.
     ["PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION"],
@@ -283,15 +310,50 @@ locals {
 }
 
 variable "cpu" {
-  description = "CPU limit of the container, e.g. \"1\"."
+  description = "CPU limit of the container: 1, 2, 4, 6 or 8, or a fraction from 0.08 to 1 (e.g. \"0.5\" or \"500m\"; below 1 CPU concurrency must be 1). Checked with memory and concurrency against Cloud Run's limits."
   type        = string
   default     = "1"
+
+  validation {
+    # The for binds the parsed value (a local of it would depend on this validation).
+    condition     = try(alltrue([for c in [can(regex("^[0-9]+m$", var.cpu)) ? tonumber(trimsuffix(var.cpu, "m")) / 1000 : tonumber(var.cpu)] : c >= 0.08 && c < 1 || contains([1, 2, 4, 6, 8], c)]), false)
+    error_message = "cpu = \"${var.cpu}\" is not a Cloud Run CPU limit: 1, 2, 4, 6 or 8, or a fraction from 0.08 to 1 such as \"0.5\" or \"500m\"."
+  }
+}
+
+locals {
+  # cpu as a number of CPUs for the memory and concurrency validations (here, beside them:
+  # variables.tf alone is what module tests give Terraform); null when unreadable, which cpu's
+  # own validation refuses.
+  cpu_count = try(can(regex("^[0-9]+m$", var.cpu)) ? tonumber(trimsuffix(var.cpu, "m")) / 1000 : tonumber(var.cpu), null)
 }
 
 variable "memory" {
-  description = "Memory limit of the container, e.g. \"512Mi\"."
+  description = "Memory limit of the container in Mi or Gi (also M, G), e.g. \"512Mi\" or \"2Gi\": from 128Mi to 32Gi, at least 2Gi with 4 CPUs and 4Gi with 6 or 8, at most 512Mi below 0.5 CPU, 1Gi below 1 CPU and 4Gi per CPU from 1 CPU (Cloud Run's limits)."
   type        = string
   default     = "512Mi"
+
+  validation {
+    condition     = try(alltrue([for m in [tonumber(regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[0]) * { Mi = 1, Gi = 1024, M = 1000000 / 1048576, G = 1000000000 / 1048576 }[regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[1]]] : m >= 128 && m <= 32768]), false)
+    error_message = "memory = \"${var.memory}\" is not a size from 128Mi to 32Gi such as \"512Mi\" or \"2Gi\" (units Mi, Gi, M, G)."
+  }
+
+  validation {
+    # In MiB, against cpu; an unreadable memory or cpu is refused by its own validation.
+    condition     = try(alltrue([for m in [tonumber(regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[0]) * { Mi = 1, Gi = 1024, M = 1000000 / 1048576, G = 1000000000 / 1048576 }[regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[1]]] : m >= (local.cpu_count >= 6 ? 4096 : local.cpu_count >= 4 ? 2048 : 0) && m <= (local.cpu_count < 0.5 ? 512 : local.cpu_count < 1 ? 1024 : local.cpu_count * 4096)]), true)
+    error_message = "memory = \"${var.memory}\" does not fit cpu = \"${var.cpu}\": Cloud Run needs at least 2Gi with 4 CPUs and 4Gi with 6 or 8, and allows at most 512Mi below 0.5 CPU, 1Gi below 1 CPU and 4Gi per CPU from 1 CPU."
+  }
+}
+
+variable "log_destination" {
+  description = "Where the worker writes its logs (LOG_DESTINATION): auto (stdout on Cloud Run), stdout (JSON lines Cloud Run ingests) or api (the Cloud Logging API). Only api grants the worker roles/logging.logWriter on the project; the log-based metrics read either."
+  type        = string
+  default     = "auto"
+
+  validation {
+    condition     = contains(["auto", "stdout", "api"], var.log_destination)
+    error_message = "log_destination must be auto, stdout or api."
+  }
 }
 
 variable "ingress" {
@@ -332,4 +394,65 @@ variable "labels" {
   description = "Labels put on the service, topic and subscriptions."
   type        = map(string)
   default     = {}
+}
+
+variable "enable_apis" {
+  description = "Enable the APIs the module needs in project_id (google_project_service; destroying the module leaves them enabled). Off by default: enabling APIs takes roles/serviceusage.serviceUsageAdmin, which the applying principal often lacks."
+  type        = bool
+  default     = false
+}
+
+variable "notification_channels" {
+  description = "Notification channels of every alert policy (projects/PROJECT/notificationChannels/ID). Empty: the alerts open incidents in Cloud Monitoring without notifying anyone."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "notification_channels must be channel ids: projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "alert_unacked_age_seconds" {
+  description = "Alert when the oldest unacknowledged message of an intake or the reconcile subscription is older than this, in seconds, for 5 minutes. The default is GitHub's hourly rate-limit reset: a message older than that is more than a spent budget."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.alert_unacked_age_seconds >= 60
+    error_message = "alert_unacked_age_seconds must be at least 60."
+  }
+}
+
+variable "alert_backlog_messages" {
+  description = "Alert when an intake or the reconcile subscription has more undelivered messages than this for 10 minutes."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.alert_backlog_messages >= 1
+    error_message = "alert_backlog_messages must be at least 1."
+  }
+}
+
+variable "alert_push_error_ratio" {
+  description = "Alert when more than this share (0-1) of a push subscription's requests is not acknowledged (the worker answered non-2xx, or did not answer) for 10 minutes."
+  type        = number
+  default     = 0.2
+
+  validation {
+    condition     = var.alert_push_error_ratio > 0 && var.alert_push_error_ratio < 1
+    error_message = "alert_push_error_ratio must be between 0 and 1, e.g. 0.2."
+  }
+}
+
+variable "alert_github_remaining_points" {
+  description = "Alert when an installation's remaining GitHub rate-limit points, as the worker last saw them, fall below this."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.alert_github_remaining_points >= 1
+    error_message = "alert_github_remaining_points must be at least 1."
+  }
 }

@@ -40,4 +40,9 @@ module "prreconciler" {
   reconciler_env = var.reconciler_env
 
   deletion_protection = var.deletion_protection
+
+  # Operating it: who the alerts notify (the module's README has a runbook of each alert),
+  # and the APIs, enabled by the module when the applying principal may.
+  notification_channels = var.notification_channels
+  enable_apis           = var.enable_apis
 }

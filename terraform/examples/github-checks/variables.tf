@@ -53,3 +53,15 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channels of the alerts (projects/PROJECT/notificationChannels/ID)."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_apis" {
+  description = "Let the module enable the APIs it needs (needs roles/serviceusage.serviceUsageAdmin)."
+  type        = bool
+  default     = false
+}
