@@ -138,7 +138,8 @@ type Decoder struct {
 // check_suite rerequested gives a rerun at its head SHA for each pull request it lists;
 // requested is ignored: the pull_request event of the same push asks for the same commit.
 // The base commit (Request.BaseSHA) comes from pull_request.base.sha and from the check
-// run's pull_requests[].base.sha; a message's own baseSha is optional. The web URL of a pull request is the repository's
+// run's pull_requests[].base.sha, the number of changed files (Request.ChangedFiles) from
+// pull_request.changed_files; a message's own baseSha and changedFiles are optional. The web URL of a pull request is the repository's
 // html_url + "/pull/" + its number. Other types, events and actions, runs and suites of other
 // apps, and runs and suites naming no pull request are ignored.
 //
@@ -241,6 +242,7 @@ type requestJSON struct {
 	Rerun          *bool   `json:"rerun"`
 	DeliveryID     *string `json:"deliveryId"`
 	BaseSHA        *string `json:"baseSha"`
+	ChangedFiles   *int    `json:"changedFiles"`
 }
 
 func (c *decoding) decodeRequest() (Result, error) {
@@ -276,6 +278,9 @@ func (c *decoding) decodeRequest() (Result, error) {
 	}
 	if rj.BaseSHA != nil {
 		req.BaseSHA = *rj.BaseSHA
+	}
+	if rj.ChangedFiles != nil {
+		req.ChangedFiles = *rj.ChangedFiles
 	}
 	if err := c.validate(&req, nil); err != nil {
 		return Result{}, err
@@ -433,6 +438,9 @@ type whPullRequest struct {
 	HTMLURL string    `json:"html_url"`
 	Head    *whCommit `json:"head"`
 	Base    *whCommit `json:"base"`
+	// ChangedFiles is a pointer so that a payload without it (0 would mean "no change") is
+	// told from one that says 0.
+	ChangedFiles *int `json:"changed_files"`
 }
 
 // whPRRef is an entry of check_run.pull_requests or check_suite.pull_requests. Its url is
@@ -616,6 +624,9 @@ func (e *webhookEvent) pullRequest() (Result, error) {
 	if pr.Base != nil {
 		req.BaseSHA = pr.Base.SHA
 	}
+	if pr.ChangedFiles != nil {
+		req.ChangedFiles = *pr.ChangedFiles
+	}
 	if err := e.c.validate(&req, map[string]string{
 		"owner":          "body.repository.owner.login",
 		"repo":           "body.repository.name",
@@ -623,6 +634,7 @@ func (e *webhookEvent) pullRequest() (Result, error) {
 		"number":         "body.pull_request.number",
 		"sha":            "body.pull_request.head.sha",
 		"baseSha":        "body.pull_request.base.sha",
+		"changedFiles":   "body.pull_request.changed_files",
 		"installationId": "body.installation.id",
 	}); err != nil {
 		return Result{}, err

@@ -85,7 +85,7 @@ func TestDecodeEnterprisePullRequest(t *testing.T) {
 		return []Request{{
 			Resource: Resource{Owner: "Codertocat", Repo: "Hello-World", Number: 2, URL: ghesURL},
 			SHA:      "14977a7b5485400124827221a04bfb474bcd72d1", InstallationID: 5, DeliveryID: delivery,
-			BaseSHA: "78a96099c3f442d7f6e8d1a7d07090091993e65a",
+			BaseSHA: "78a96099c3f442d7f6e8d1a7d07090091993e65a", ChangedFiles: 1,
 		}}
 	}
 	// No synchronize, reopened or ready_for_review example of GHES is published: those are the
@@ -135,7 +135,7 @@ func TestDecodeGitHubPullRequest(t *testing.T) {
 	want := []Request{{
 		Resource: Resource{Owner: "Codertocat", Repo: "Hello-World", Number: 2, URL: "https://github.com/Codertocat/Hello-World/pull/2"},
 		SHA:      "ec26c3e57ca3a959ca5aad62de7213c562f8c821", InstallationID: 1, DeliveryID: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-		BaseSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+		BaseSHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", ChangedFiles: 1,
 	}}
 	runDecodeCases(t, []decodeCase{
 		{name: "opened", msg: relayed(t, "pull_request", fixture(t, "pull_request.opened.json")), want: want},

@@ -27,6 +27,10 @@ type Request struct {
 	// (base...SHA) in one request, whatever the pull request's head is by then. "" means
 	// unknown; a reconciler that needs it reads the pull request.
 	BaseSHA string
+	// ChangedFiles, when known (> 0), is the number of files the pull request changed at SHA
+	// (pull_request.changed_files of the event): it tells a reconciler whether a listing it
+	// got is all of the diff. 0 means unknown.
+	ChangedFiles int
 }
 
 // Key identifies the work a request asks for: the same key means the same check run.
@@ -54,6 +58,9 @@ func (r *Request) Validate() error {
 			return err
 		}
 		r.BaseSHA = base
+	}
+	if r.ChangedFiles < 0 {
+		return &FieldError{Field: "changedFiles", Value: strconv.Itoa(r.ChangedFiles), Reason: "is negative"}
 	}
 	if r.InstallationID < 0 {
 		return &FieldError{Field: "installationId", Value: strconv.FormatInt(r.InstallationID, 10), Reason: "is negative"}
