@@ -9,6 +9,9 @@ import (
 )
 
 const (
+	// MaxCompareFiles is the most files GitHub lists in a comparison of two commits: a larger
+	// diff is cut to its first 300 files, and nothing in the answer says so.
+	MaxCompareFiles = 300
 	// maxListedFiles is GitHub's cap on the files the pull request files API lists.
 	maxListedFiles = 3000
 	// maxPages stops a server whose pagination never ends (GitHub's cap is 30 pages of 100).
@@ -31,43 +34,87 @@ func Reconcile(ctx context.Context, gh *github.Client, owner, repo string, numbe
 	if gh == nil {
 		return Details{}, errors.New("hygiene: nil GitHub client")
 	}
-	opts = opts.withDefaults()
-	c := newCollector(opts.MaxFindings, findingsJSONBudget)
-	var d Details
-	listed := 0
-	list := &github.ListOptions{PerPage: 100}
+	files, err := listFiles(ctx, gh, owner, repo, number, 1)
+	if err != nil {
+		return Details{}, err
+	}
+	d := check(files, opts)
+	d.FileListCapped = len(files) >= maxListedFiles
+	return d, nil
+}
+
+// listFiles lists the files of pull request owner/repo#number from page (of 100) on.
+func listFiles(ctx context.Context, gh *github.Client, owner, repo string, number, page int) ([]*github.CommitFile, error) {
+	var all []*github.CommitFile
+	list := &github.ListOptions{PerPage: 100, Page: page}
 	for pages := 1; ; pages++ {
 		files, resp, err := gh.PullRequests.ListFiles(ctx, owner, repo, number, list)
 		if err != nil {
-			return Details{}, fmt.Errorf("hygiene: list files of %s/%s#%d: %w", owner, repo, number, err)
+			return nil, fmt.Errorf("hygiene: list files of %s/%s#%d: %w", owner, repo, number, err)
 		}
-		for _, f := range files {
-			if f == nil {
-				continue
-			}
-			listed++
-			if f.GetStatus() == "removed" {
-				d.Removed++
-				continue
-			}
-			d.Files++
-			checkFile(c, f, opts)
-		}
+		all = append(all, files...)
 		if resp == nil || resp.NextPage == 0 {
-			break
+			return all, nil
 		}
 		if resp.NextPage <= list.Page || pages >= maxPages {
-			return Details{}, fmt.Errorf("hygiene: list files of %s/%s#%d: pagination does not end (next page %d after page %d)",
+			return nil, fmt.Errorf("hygiene: list files of %s/%s#%d: pagination does not end (next page %d after page %d)",
 				owner, repo, number, resp.NextPage, max(list.Page, 1))
 		}
 		list.Page = resp.NextPage
+	}
+}
+
+// ReconcileCommit checks the diff of commit head of owner/repo from base, the commit of the
+// pull request's base branch: the comparison base...head, which is what the pull request
+// shows when head is its head (the diff from their merge base). It is one request, answered
+// the same whatever the pull request's head is by now, so a request for an older commit
+// checks that commit's own diff.
+//
+// complete is false when GitHub listed MaxCompareFiles files: the diff may have more, which
+// only the pull request's files (Reconcile) list; d then holds the files listed so far.
+// Errors from GitHub are returned wrapped with %w, e.g. "hygiene: compare o/r base...head: ...".
+func ReconcileCommit(ctx context.Context, gh *github.Client, owner, repo, base, head string, opts Options) (d Details, complete bool, err error) {
+	if gh == nil {
+		return Details{}, false, errors.New("hygiene: nil GitHub client")
+	}
+	files, err := compare(ctx, gh, owner, repo, base, head)
+	if err != nil {
+		return Details{}, false, err
+	}
+	return check(files, opts), len(files) < MaxCompareFiles, nil
+}
+
+// compare returns the files of the comparison base...head (at most MaxCompareFiles).
+func compare(ctx context.Context, gh *github.Client, owner, repo, base, head string) ([]*github.CommitFile, error) {
+	cmp, _, err := gh.Repositories.CompareCommits(ctx, owner, repo, base, head, nil)
+	if err != nil {
+		return nil, fmt.Errorf("hygiene: compare %s/%s %.12s...%.12s: %w", owner, repo, base, head, err)
+	}
+	return cmp.Files, nil
+}
+
+// check checks listed files: removed files are counted and skipped, renamed ones checked
+// under their new name; at most opts.MaxFindings findings are kept.
+func check(files []*github.CommitFile, opts Options) Details {
+	opts = opts.withDefaults()
+	c := newCollector(opts.MaxFindings, findingsJSONBudget)
+	var d Details
+	for _, f := range files {
+		if f == nil {
+			continue
+		}
+		if f.GetStatus() == "removed" {
+			d.Removed++
+			continue
+		}
+		d.Files++
+		checkFile(c, f, opts)
 	}
 	d.Findings = c.findings()
 	sortFindings(d.Findings)
 	d.Failures, d.Warnings = c.failures, c.warnings
 	d.Truncated = c.omitted > 0
-	d.FileListCapped = listed >= maxListedFiles
-	return d, nil
+	return d
 }
 
 // checkFile adds the findings of one listed file (not removed) to c.

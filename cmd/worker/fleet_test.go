@@ -278,8 +278,8 @@ type commitReport struct {
 	runs, completed, reconciles, duplicateAnnotations int
 }
 
-// report reads GitHub's state of round r's commits. reconciles counts the reads of the PR's
-// files (the diff hygiene reconciler reads them once per run) since mark.
+// report reads GitHub's state of round r's commits. reconciles counts the comparisons of each
+// commit with its base (the diff hygiene reconciler makes one per run) since mark.
 func (f *fleet) report(r, n, mark int) map[int]commitReport {
 	reqs := f.gh.Requests()[mark:]
 	out := map[int]commitReport{}
@@ -299,9 +299,10 @@ func (f *fleet) report(r, n, mark int) map[int]commitReport {
 				seen[k] = true
 			}
 		}
-		files := fmt.Sprintf("/repos/%s/%s/pulls/%d/files", testOwner, testRepo, pr)
+		// The diff hygiene reconciler compares the commit with its base once per run.
+		compare := fmt.Sprintf("/repos/%s/%s/compare/", testOwner, testRepo)
 		for _, q := range reqs {
-			if q.Method == http.MethodGet && q.Path == files {
+			if q.Method == http.MethodGet && strings.HasPrefix(q.Path, compare) && strings.HasSuffix(q.Path, "..."+commitSHA(r, pr)) {
 				c.reconciles++
 			}
 		}
