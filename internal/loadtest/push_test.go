@@ -1,0 +1,173 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prreconciler/prreconciler/cloudlog"
+	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/githubapp"
+	"github.com/prreconciler/prreconciler/hygiene"
+	"github.com/prreconciler/prreconciler/internal/logbuf"
+	"github.com/prreconciler/prreconciler/statusmanager"
+	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/worker"
+)
+
+// pushEvents are the two relay events GitHub sends for one push to pull request n of
+// owner/repo at head (on base, with files changed files): pull_request synchronize, and
+// check_suite requested listing the pull request.
+func pushEvents(gh *githubtest.Server, n int, head, base string, files int) []*events.Message {
+	repoJSON := map[string]any{"id": 1, "name": repo, "full_name": owner + "/" + repo,
+		"html_url": gh.WebURL() + "/" + owner + "/" + repo, "owner": map[string]any{"login": owner}}
+	install := map[string]any{"id": gh.InstallationID(gh.App(), owner)}
+	prURL := fmt.Sprintf("%s/%s/%s/pull/%d", gh.WebURL(), owner, repo, n)
+	msg := func(event, action, delivery string, body map[string]any) *events.Message {
+		body["action"], body["repository"], body["installation"] = action, repoJSON, install
+		data, _ := json.Marshal(map[string]any{"when": "2026-12-01T00:00:00Z",
+			"headers": map[string]any{"event": event, "delivery_id": delivery}, "body": body})
+		attrs := map[string]string{"ce-id": delivery, "ce-type": events.DefaultTypePrefix + "." + event,
+			"ce-subject": owner + "/" + repo, "ce-action": action}
+		if event == "pull_request" {
+			attrs["ce-pullrequesturl"] = prURL
+		}
+		return &events.Message{ID: "m-" + delivery, Data: data, Attributes: attrs}
+	}
+	return []*events.Message{
+		msg("pull_request", "synchronize", fmt.Sprintf("sync-%d", n), map[string]any{"number": n, "after": head,
+			"pull_request": map[string]any{"number": n, "html_url": prURL, "state": "open", "changed_files": files,
+				"head": map[string]any{"sha": head}, "base": map[string]any{"sha": base, "ref": "main"}}}),
+		msg("check_suite", "requested", fmt.Sprintf("suite-%d", n), map[string]any{
+			"check_suite": map[string]any{"head_sha": head, "head_branch": fmt.Sprintf("pr-%d", n), "app": map[string]any{"id": gh.App().ID},
+				"pull_requests": []any{map[string]any{"number": n, "head": map[string]any{"sha": head},
+					"base": map[string]any{"sha": base, "repo": map[string]any{"id": 1}}}}}}),
+	}
+}
+
+// cleanFiles are n changed files without a finding.
+func cleanFiles(n int) []githubtest.File {
+	fs := make([]githubtest.File, n)
+	for i := range fs {
+		fs[i] = githubtest.File{Filename: fmt.Sprintf("src/f%04d.go", i), Patch: "@@ -0,0 +1 @@\n+package src"}
+	}
+	return fs
+}
+
+// pointsPerPush is the rate-limit points one push to a pull request of n files costs with
+// the diff hygiene reconciler (see hygiene.Reconciler): the status's list, create and
+// complete, one comparison, and past 300 files a read of the pull request and a page of its
+// files per 100 beyond the first 300 (its second read is a 304).
+func pointsPerPush(n int) int {
+	p := 4
+	if n > hygiene.MaxCompareFiles {
+		p += 1 + (n-hygiene.MaxCompareFiles+99)/100
+	}
+	return p
+}
+
+// TestPointsPerPush counts, through worker.Handle with the real decoder, the real diff
+// hygiene reconciler and githubapp's clients, the GitHub requests and rate-limit points of
+// one push: both of its events. The counts are exact; the outcome record's github_points
+// says the same.
+func TestPointsPerPush(t *testing.T) {
+	ctx := context.Background()
+	gh := githubtest.NewTestServer(t, githubtest.WithRateLimit(1<<30))
+	gh.AddRepo(owner, repo)
+	f, err := githubapp.New(gh.App().ID, gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: gh.URL() + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := statusmanager.NewStatusManager[hygiene.Details](ctx, identity, statusmanager.WithAppID(gh.App().ID), statusmanager.WithoutDetailsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logbuf.Buffer{}
+	w := &worker.Worker[hygiene.Details]{Manager: sm, Clients: f, Reconcile: hygiene.Reconciler(hygiene.Options{}),
+		Decoder: &events.Decoder{AppID: gh.App().ID, Identity: identity},
+		Logger:  slog.New(cloudlog.NewHandler(logs, nil)), Timeout: time.Minute, GitHubTimeout: time.Minute}
+	var base string
+	sizes := []int{10, 100, 300, 1000}
+	for i, n := range append([]int{1}, sizes...) { // the first push warms up: token, budget
+		gh.AddPullRequest(owner, repo, githubtest.PullRequest{Number: i + 1, HeadSHA: sha(100 + i), Files: cleanFiles(n)})
+	}
+	if p, _, err := gh.Client().PullRequests.Get(ctx, owner, repo, 1); err != nil {
+		t.Fatal(err)
+	} else {
+		base = p.GetBase().GetSHA()
+	}
+	handle := func(n, number int) cost {
+		t.Helper()
+		gh.ResetCounters()
+		for _, m := range pushEvents(gh, number, sha(100+number-1), base, n) {
+			if o, err := w.Handle(ctx, m); !o.Ack() {
+				t.Fatalf("%d files: %s %v", n, o, err)
+			}
+		}
+		var c cost
+		for _, r := range gh.Requests() {
+			c.requests++
+			if r.ETagHit {
+				c.etagHits++
+			}
+		}
+		c.ratelimit = gh.RateLimitUsed()
+		return c
+	}
+	handle(1, 1)
+	for i, n := range sizes {
+		number := i + 2
+		c := handle(n, number)
+		runs := gh.CheckRuns(owner, repo, sha(100+number-1))
+		if len(runs) != 1 || runs[0].Conclusion != "success" {
+			t.Errorf("%d files: runs %+v, want one success", n, runs)
+		}
+		if c.ratelimit != pointsPerPush(n) {
+			t.Errorf("%d files: %d points (%d requests), want %d", n, c.ratelimit, c.requests, pointsPerPush(n))
+		}
+		rec := lastOutcome(t, logs)
+		if rec[worker.LogFieldGitHubPoints] != float64(c.ratelimit) || rec[worker.LogFieldGitHubRequests] != float64(c.requests) {
+			t.Errorf("%d files: the outcome record says %v points in %v requests; the fake %d in %d",
+				n, rec[worker.LogFieldGitHubPoints], rec[worker.LogFieldGitHubRequests], c.ratelimit, c.requests)
+		}
+		t.Logf("%5d files: %d points, %d requests (%d answered 304)", n, c.ratelimit, c.requests, c.etagHits)
+		emit(t, "push", n, c.ratelimit, c.requests, c.etagHits)
+	}
+
+	// Redeliveries of a push: the first reads the commit's runs in full (our own completion
+	// changed them since the last read), the next are answered 304.
+	sync := pushEvents(gh, 3, sha(102), base, 100)[0]
+	for i, want := range []int{1, 0, 0} {
+		gh.ResetCounters()
+		if o, err := w.Handle(ctx, sync); o != worker.OutcomeSkipped {
+			t.Fatalf("redelivery %d: %s %v", i+1, o, err)
+		}
+		if got := gh.RateLimitUsed(); got != want {
+			t.Errorf("redelivery %d: %d points, want %d", i+1, got, want)
+		}
+		emit(t, "redelivery", i+1, gh.RateLimitUsed(), len(gh.Requests()))
+	}
+}
+
+// lastOutcome is the last reconcile outcome record in logs.
+func lastOutcome(t *testing.T, logs *logbuf.Buffer) map[string]any {
+	t.Helper()
+	var last map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec[worker.LogFieldStage] == worker.StageReconcile && rec[worker.LogFieldGitHubPoints] != nil {
+			last = rec
+		}
+	}
+	if last == nil {
+		t.Fatal("no outcome record")
+	}
+	return last
+}
