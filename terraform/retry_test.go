@@ -218,44 +218,7 @@ func TestReadmeRetryWindowTable(t *testing.T) {
 // The variable validations, run by Terraform itself: the module's variables.tf alone needs no
 // provider, so `terraform plan` can evaluate them offline. Skipped without terraform on PATH.
 func TestRetryWindowValidationWithTerraform(t *testing.T) {
-	tf, err := exec.LookPath("terraform")
-	if err != nil {
-		t.Skip("terraform is not installed")
-	}
-	if testing.Short() {
-		t.Skip("runs terraform; skipped with -short")
-	}
-	dir := t.TempDir()
-	src, err := os.ReadFile(filepath.Join(moduleDir, "variables.tf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "variables.tf"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	required := `{
-  "project_id": "acme-ci-prod",
-  "region": "europe-west1",
-  "image": "europe-west1-docker.pkg.dev/acme-ci-prod/prreconciler/worker@sha256:0000000000000000000000000000000000000000000000000000000000000000",
-  "github_app_id": 123456,
-  "github_app_private_key_secret": "prreconciler-github-app-key",
-  "identity": "prreconciler",
-  "relay_topics": {"github": "projects/acme-ci-prod/topics/github-webhooks"}
-}`
-	if err := os.WriteFile(filepath.Join(dir, "required.tfvars.json"), []byte(required), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (string, error) {
-		cmd := exec.Command(tf, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0",
-			"TF_DATA_DIR="+filepath.Join(dir, ".terraform"))
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	if out, err := run("init", "-input=false", "-no-color", "-backend=false"); err != nil {
-		t.Fatalf("terraform init: %v\n%s", err, out)
-	}
+	run := offlineTerraform(t).run
 	for _, tc := range []struct {
 		vars    []string
 		ok      bool
@@ -311,6 +274,80 @@ func TestRetryWindowValidationWithTerraform(t *testing.T) {
 			t.Errorf("terraform plan %v: the output does not say %q:\n%s", tc.vars, tc.message, out)
 		}
 	}
+}
+
+// offlineTerraform prepares a directory with the module's variables.tf alone (it needs no
+// provider, so Terraform runs offline) and required.tfvars.json (the required inputs), runs
+// terraform init there. It skips the test without terraform on PATH or with -short.
+func offlineTerraform(t *testing.T) offlineTF {
+	t.Helper()
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("terraform is not installed")
+	}
+	if testing.Short() {
+		t.Skip("runs terraform; skipped with -short")
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(moduleDir, "variables.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "variables.tf"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	required := `{
+  "project_id": "acme-ci-prod",
+  "region": "europe-west1",
+  "image": "europe-west1-docker.pkg.dev/acme-ci-prod/prreconciler/worker@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+  "github_app_id": 123456,
+  "github_app_private_key_secret": "prreconciler-github-app-key",
+  "identity": "prreconciler",
+  "relay_topics": {"github": "projects/acme-ci-prod/topics/github-webhooks"}
+}`
+	if err := os.WriteFile(filepath.Join(dir, "required.tfvars.json"), []byte(required), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := offlineTF{tf: tf, dir: dir}
+	if out, err := o.run("init", "-input=false", "-no-color", "-backend=false"); err != nil {
+		t.Fatalf("terraform init: %v\n%s", err, out)
+	}
+	return o
+}
+
+// offlineTF is a directory prepared by offlineTerraform.
+type offlineTF struct{ tf, dir string }
+
+// run runs terraform there, offline and without prompts.
+func (o offlineTF) run(args ...string) (string, error) { return o.runWith("", args...) }
+
+// console evaluates expr with `terraform console`, the required inputs and vars (NAME=VALUE)
+// set, and returns what it printed.
+func (o offlineTF) console(expr string, vars ...string) (string, error) {
+	args := []string{"console", "-var-file=required.tfvars.json"}
+	for _, v := range vars {
+		args = append(args, "-var", v)
+	}
+	return o.runWith(expr+"\n", args...)
+}
+
+func (o offlineTF) runWith(stdin string, args ...string) (string, error) {
+	cmd := exec.Command(o.tf, args...)
+	cmd.Dir = o.dir
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_INPUT=0",
+		"TF_DATA_DIR="+filepath.Join(o.dir, ".terraform"))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if stdin != "" {
+		// console: its result alone (stderr has Terraform's warnings).
+		if err != nil {
+			return stdout.String() + stderr.String(), err
+		}
+		return stdout.String(), nil
+	}
+	return stdout.String() + stderr.String(), err
 }
 
 // The worker checks the same window at start-up (config.RetryWindow, MIN_RETRY_WINDOW): the

@@ -138,21 +138,21 @@ variable "filter_events" {
 locals {
   # The intake subscriptions' filter (pubsub.tf; their precondition refuses more than 256
   # bytes). Here, so that Terraform can evaluate it from variables.tf alone, without a
-  # provider (module tests do). Deliver plain reconcile requests
-  # (no ce-type attribute) and the relay events the worker acts on; Pub/Sub acknowledges the
-  # rest without delivering it. check_suite "requested" duplicates pull_request
-  # opened/synchronize for every push and the worker would only ignore it, so it is dropped
-  # here ("rerequested" passes: it is a rerun). No spaces around "=": the filter is limited to
-  # 256 bytes, and each byte saved leaves room for another event.
-  subscription_filter = length(var.filter_events) == 0 ? "" : join(" OR ", concat(
-    ["NOT attributes:ce-type"],
-    [for e in var.filter_events : e == "check_suite"
-      ? "(attributes.ce-type=\"${var.relay_type_prefix}.${e}\" AND NOT attributes.ce-action=\"requested\")"
-    : "attributes.ce-type=\"${var.relay_type_prefix}.${e}\""],
-  ))
+  # provider (module tests do). Deliver plain reconcile requests (no ce-type attribute) and the
+  # relay events the worker acts on; Pub/Sub acknowledges the rest without delivering it. No
+  # spaces around "=": the limit is 256 bytes, and each byte saved leaves room for events.
+  filter_plain = join(" OR ", concat(["NOT attributes:ce-type"], [for e in var.filter_events : "attributes.ce-type=\"${var.relay_type_prefix}.${e}\""]))
+  # check_suite "requested" duplicates pull_request opened/synchronize for every push and the
+  # worker only ignores it: dropped too, when that still fits ("rerequested" is a rerun and
+  # passes). It saves deliveries only, so a list of events that leaves no room keeps it.
+  filter_lean = join(" OR ", concat(["NOT attributes:ce-type"], [for e in var.filter_events : e == "check_suite"
+    ? "(attributes.ce-type=\"${var.relay_type_prefix}.${e}\" AND NOT attributes.ce-action=\"requested\")"
+  : "attributes.ce-type=\"${var.relay_type_prefix}.${e}\""]))
+  subscription_filter = length(var.filter_events) == 0 ? "" : local.filter_lean_bytes <= 256 ? local.filter_lean : local.filter_plain
 
   # Pub/Sub's limit is in bytes and length() counts characters: count the base64 digits
   # instead (4 for every 3 bytes, padding dropped).
+  filter_lean_bytes         = floor(length(replace(base64encode(local.filter_lean), "=", "")) * 3 / 4)
   subscription_filter_bytes = floor(length(replace(base64encode(local.subscription_filter), "=", "")) * 3 / 4)
 }
 
