@@ -1296,7 +1296,8 @@ func checkModule(c *tfConfig) []string {
 		bad("want one roles/secretmanager.secretAccessor grant (the worker on the key), have %d", accessors)
 	}
 
-	// No project-wide roles beyond writing logs.
+	// No project-wide roles beyond writing logs, and that only when the worker writes through
+	// the Logging API: on Cloud Run its stdout is ingested without a role.
 	for key, b := range c.resources {
 		if !strings.HasPrefix(b.Labels[0], "google_project_iam") {
 			continue
@@ -1304,6 +1305,35 @@ func checkModule(c *tfConfig) []string {
 		role, _ := literalString(b.Body, "role")
 		if b.Labels[0] != "google_project_iam_member" || role != "roles/logging.logWriter" {
 			bad("%s: project-level IAM other than a roles/logging.logWriter member (%q)", key, role)
+			continue
+		}
+		for dest, want := range map[string]int64{"auto": 0, "stdout": 0, "api": 1} {
+			n := int64(-1)
+			if a, ok := b.Body.Attributes["count"]; ok {
+				if ctx, err := c.evalContext(map[string]cty.Value{"log_destination": cty.StringVal(dest)}); err == nil {
+					if v, diags := a.Expr.Value(ctx); !diags.HasErrors() && v.IsKnown() && v.Type() == cty.Number {
+						n, _ = v.AsBigFloat().Int64()
+					}
+				}
+			} else {
+				n = 1
+			}
+			if n != want {
+				bad("%s: with log_destination = %q the worker gets roles/logging.logWriter %d times, want %d (only the Logging API needs it)", key, dest, n, want)
+			}
+		}
+	}
+
+	// With grant_pubsub_token_creator, the push subscriptions wait for the grant: before it, the
+	// Pub/Sub agent of an old project cannot mint their OIDC tokens.
+	for key, b := range c.ofType("google_service_account_iam_member") {
+		if role, _ := literalString(b.Body, "role"); role != "roles/iam.serviceAccountTokenCreator" {
+			continue
+		}
+		for n := range push {
+			if !slices.Contains(attrRefs(push[n].Body, "depends_on"), "google_service_account_iam_member."+key) {
+				bad("google_pubsub_subscription.%s: depends_on lacks google_service_account_iam_member.%s (the token-creator grant)", n, key)
+			}
 		}
 	}
 	return problems
@@ -1876,6 +1906,18 @@ func TestCheckModuleCatchesMistakes(t *testing.T) {
 		{"retry window default too short", "variables.tf",
 			"  default     = 15\n", "  default     = 10\n", 0,
 			"retry window: the defaults (10 attempts, 10s..10m0s) give 40m30s"},
+		{"log writer unconditional", "iam.tf",
+			"  count = var.log_destination == \"api\" ? 1 : 0\n\n", "", 0,
+			`with log_destination = "stdout" the worker gets roles/logging.logWriter 1 times, want 0`},
+		{"log writer on the wrong value", "iam.tf",
+			`count = var.log_destination == "api" ? 1 : 0`, `count = var.log_destination == "auto" ? 1 : 0`, 0,
+			`with log_destination = "api" the worker gets roles/logging.logWriter 0 times, want 1`},
+		{"reconcile does not wait for the token grant", "pubsub.tf",
+			"    google_service_account_iam_member.pubsub_agent_mints_push_tokens,\n", "", 1,
+			"google_pubsub_subscription.reconcile: depends_on lacks google_service_account_iam_member.pubsub_agent_mints_push_tokens"},
+		{"intake does not wait for the token grant", "pubsub.tf",
+			"    google_service_account_iam_member.pubsub_agent_mints_push_tokens,\n", "", 2,
+			"google_pubsub_subscription.intake: depends_on lacks google_service_account_iam_member.pubsub_agent_mints_push_tokens"},
 		{"broad project role", "iam.tf",
 			`role    = "roles/logging.logWriter"`, `role    = "roles/editor"`, 0,
 			"project-level IAM other than"},

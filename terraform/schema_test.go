@@ -381,11 +381,23 @@ func TestSchemaFile(t *testing.T) {
 	if v, _ := s.Meta["provider_version"].(string); v != "7.45.0" {
 		t.Errorf("schema provider_version %q, want 7.45.0", v)
 	}
-	// Every type the module uses is in the file.
+	// Every type the module uses is in the file, the monitoring and logging ones among them.
 	c := loadModule(t, readTF(t, moduleDir))
+	used := map[string]bool{}
 	for _, b := range c.resources {
+		used[b.Labels[0]] = true
 		if _, ok := s.Resources[b.Labels[0]]; !ok {
 			t.Errorf("the schema file lacks resource type %s", b.Labels[0])
+		}
+	}
+	for _, b := range c.data {
+		if _, ok := s.Data[b.Labels[0]]; !ok {
+			t.Errorf("the schema file lacks data source %s", b.Labels[0])
+		}
+	}
+	for _, typ := range []string{"google_monitoring_alert_policy", "google_monitoring_dashboard", "google_logging_metric", "google_project_service"} {
+		if !used[typ] {
+			t.Errorf("the module declares no %s: the schema checks would not cover it", typ)
 		}
 	}
 }
@@ -454,6 +466,56 @@ func TestSchemaCheckCatchesMistakes(t *testing.T) {
 		{"dynamic for_each misspelt", "run.tf",
 			"for_each = var.reconciler_env", "foreach = var.reconciler_env",
 			`dynamic "env": unknown argument foreach`},
+		{"misspelt alert threshold", "monitoring.tf",
+			"      threshold_value = var.alert_backlog_messages\n", "      threshold       = var.alert_backlog_messages\n",
+			"google_monitoring_alert_policy.backlog.conditions.condition_threshold: unknown attribute threshold"},
+		{"alert without a combiner", "monitoring.tf",
+			"  display_name          = \"${var.name}: subscription backlog\"\n  combiner              = \"OR\"\n",
+			"  display_name          = \"${var.name}: subscription backlog\"\n",
+			"google_monitoring_alert_policy.backlog: required attribute combiner is not set"},
+		{"alert without conditions", "monitoring.tf",
+			"  conditions {\n    display_name = \"failure outcomes > 0\"", "  condition {\n    display_name = \"failure outcomes > 0\"",
+			"google_monitoring_alert_policy.failures: unknown block condition"},
+		{"aggregations as an attribute", "monitoring.tf",
+			"      aggregations {\n        alignment_period   = \"300s\"\n        per_series_aligner = \"ALIGN_MAX\"\n      }",
+			"      aggregations = {\n        alignment_period   = \"300s\"\n        per_series_aligner = \"ALIGN_MAX\"\n      }",
+			"condition_threshold: aggregations is a block, not an attribute"},
+		{"two documentation blocks", "monitoring.tf",
+			"  documentation {\n    mime_type = \"text/markdown\"\n    subject   = \"${var.name}: messages in the dead-letter topic\"",
+			"  documentation {\n    content = \"x\"\n  }\n\n  documentation {\n    mime_type = \"text/markdown\"\n    subject   = \"${var.name}: messages in the dead-letter topic\"",
+			"google_monitoring_alert_policy.dead_letters: block documentation may appear at most 1 times"},
+		{"log metric without a filter", "monitoring.tf",
+			"  filter      = local.outcome_records\n", "",
+			"google_logging_metric.outcomes: required attribute filter is not set"},
+		{"log metric descriptor misspelt", "monitoring.tf",
+			"    metric_kind  = \"DELTA\"\n    value_type   = \"INT64\"", "    metric_type  = \"DELTA\"\n    value_type   = \"INT64\"",
+			"google_logging_metric.outcomes.metric_descriptor: unknown attribute metric_type"},
+		{"log metric buckets of a number", "monitoring.tf",
+			"      num_finite_buckets = 15\n", "      num_finite_buckets = \"many\"\n",
+			"num_finite_buckets = cty.StringVal(\"many\") is not a number"},
+		{"dashboard without its JSON", "monitoring.tf",
+			"  dashboard_json = jsonencode({", "  dashboard = jsonencode({",
+			"google_monitoring_dashboard.worker: unknown attribute dashboard"},
+		{"dashboard's computed id set", "monitoring.tf",
+			"resource \"google_monitoring_dashboard\" \"worker\" {\n  project = var.project_id\n",
+			"resource \"google_monitoring_dashboard\" \"worker\" {\n  project = var.project_id\n  name    = \"x\"\n",
+			"google_monitoring_dashboard.worker: unknown attribute name"},
+		{"alert policy's computed name set", "monitoring.tf",
+			"  display_name          = \"${var.name}: GitHub rate limit nearly spent\"\n",
+			"  display_name          = \"${var.name}: GitHub rate limit nearly spent\"\n  name                  = \"x\"\n",
+			"google_monitoring_alert_policy.github_budget: attribute name is computed only"},
+		{"unknown resource type", "monitoring.tf",
+			`resource "google_monitoring_dashboard" "worker" {`, `resource "google_monitoring_dashboards" "worker" {`,
+			"resource google_monitoring_dashboards.worker: no such type"},
+		{"project service without its service", "main.tf",
+			"  service            = each.value\n", "",
+			"google_project_service.apis: required attribute service is not set"},
+		{"data source misspelt attribute", "main.tf",
+			"  project_id = var.project_id\n\n  depends_on", "  project_ids = var.project_id\n\n  depends_on",
+			"data.google_project.this: unknown attribute project_ids"},
+		{"output of an unknown attribute", "outputs.tf",
+			"basename(google_monitoring_dashboard.worker.id)", "basename(google_monitoring_dashboard.worker.dashboard_id)",
+			"google_monitoring_dashboard.worker.dashboard_id: the schema has no attribute dashboard_id"},
 		{"stale moved block", "pubsub.tf",
 			"  to   = google_pubsub_subscription.intake\n", "  to   = google_pubsub_subscription.relay\n",
 			"moved to google_pubsub_subscription.relay, which is not declared"},
