@@ -232,7 +232,7 @@ func TestRetryWindowValidationWithTerraform(t *testing.T) {
 		{[]string{"max_delivery_attempts=7", "retry_minimum_backoff=600s"}, true, ""},
 		{[]string{"max_delivery_attempts=100", "retry_maximum_backoff=30s"}, false, "is 2940 s"},
 		{[]string{"max_delivery_attempts=101"}, false, "from 5 to 100"},
-		{[]string{"retry_minimum_backoff=60s", "retry_maximum_backoff=30s"}, false, "must not be below retry_minimum_backoff"},
+		{[]string{"retry_minimum_backoff=60s", "retry_maximum_backoff=30s"}, false, "retry_maximum_backoff (30s) must not be below retry_minimum_backoff (60s)"},
 		{[]string{"relay_topics={reconcile=\"t-topic\"}"}, false, "taken by the module's own subscriptions"},
 		{[]string{"reconcile_publishers=[\"allUsers\"]"}, false, "reconcile_publishers must be IAM members"},
 		{[]string{"reconcile_publishers=[\"serviceAccount:ci@acme-ci-prod.iam.gserviceaccount.com\"]"}, true, ""},

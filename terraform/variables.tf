@@ -125,7 +125,7 @@ variable "relay_type_prefix" {
 }
 
 variable "filter_events" {
-  description = "GitHub events the intake subscriptions deliver, by the relay's ce-type attribute; messages without ce-type (plain reconcile requests) always pass. Others are acknowledged by Pub/Sub without delivery. Empty: no filter. Changing it recreates the intake subscriptions (a filter is immutable), dropping their backlog."
+  description = "GitHub events the intake subscriptions deliver, by the relay's ce-type attribute; messages without ce-type (plain reconcile requests) always pass. Others are acknowledged by Pub/Sub without delivery, and so is check_suite \"requested\" while the filter has room (the worker ignores it). At most 256 bytes (output subscription_filter). Empty: no filter. Changing it recreates the intake subscriptions (a filter is immutable), dropping their backlog."
   type        = list(string)
   default     = ["pull_request", "check_run", "check_suite"]
 
@@ -198,7 +198,7 @@ variable "retry_maximum_backoff" {
 
   validation {
     condition     = try(tonumber(trimsuffix(var.retry_maximum_backoff, "s")) >= tonumber(trimsuffix(var.retry_minimum_backoff, "s")), true)
-    error_message = "retry_maximum_backoff must not be below retry_minimum_backoff."
+    error_message = "retry_maximum_backoff (${var.retry_maximum_backoff}) must not be below retry_minimum_backoff (${var.retry_minimum_backoff})."
   }
 }
 
