@@ -257,6 +257,10 @@ func TestRetryWindowValidationWithTerraform(t *testing.T) {
 		{[]string{`notification_channels=["projects/acme-ci-prod/notificationChannels/123"]`}, true, ""},
 		{[]string{`notification_channels=["oncall@acme.example"]`}, false, "notification_channels must be channel ids"},
 		{[]string{"alert_push_error_ratio=20"}, false, "alert_push_error_ratio must be between 0 and 1"},
+		{[]string{"alert_unacked_age_seconds=30"}, false, "alert_unacked_age_seconds must be at least 60"},
+		{[]string{"alert_backlog_messages=0"}, false, "alert_backlog_messages must be at least 1"},
+		{[]string{"alert_github_remaining_points=0"}, false, "alert_github_remaining_points must be at least 1"},
+		{[]string{"alert_unacked_age_seconds=600", "alert_backlog_messages=50", "alert_github_remaining_points=1000", "alert_push_error_ratio=0.05"}, true, ""},
 		{[]string{`reconciler_env={HYGIENE_MAX_FILE_LINES="300",GITHUB_APP_ID="1",K_SERVICE="x"}`}, false, "reconciler_env must not set GITHUB_APP_ID, K_SERVICE: the module sets it"},
 		{[]string{`reconciler_env={"hygiene-max-lines"="300"}`}, false, "reconciler_env names must be environment variable names"},
 	} {
