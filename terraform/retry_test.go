@@ -215,9 +215,9 @@ func TestReadmeRetryWindowTable(t *testing.T) {
 	}
 }
 
-// The variable validations, run by Terraform itself: the module's variables.tf alone needs no
+// Every variable validation, run by Terraform itself: the module's variables.tf alone needs no
 // provider, so `terraform plan` can evaluate them offline. Skipped without terraform on PATH.
-func TestRetryWindowValidationWithTerraform(t *testing.T) {
+func TestVariableValidationsWithTerraform(t *testing.T) {
 	run := offlineTerraform(t).run
 	for _, tc := range []struct {
 		vars    []string
