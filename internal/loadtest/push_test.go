@@ -3,7 +3,6 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,49 +13,11 @@ import (
 	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/logbuf"
+	"github.com/prreconciler/prreconciler/internal/relaytest"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
-
-// pushEvents are the two relay events GitHub sends for one push to pull request n of
-// owner/repo at head (on base, with files changed files): pull_request synchronize, and
-// check_suite requested listing the pull request.
-func pushEvents(gh *githubtest.Server, n int, head, base string, files int) []*events.Message {
-	repoJSON := map[string]any{"id": 1, "name": repo, "full_name": owner + "/" + repo,
-		"html_url": gh.WebURL() + "/" + owner + "/" + repo, "owner": map[string]any{"login": owner}}
-	install := map[string]any{"id": gh.InstallationID(gh.App(), owner)}
-	prURL := fmt.Sprintf("%s/%s/%s/pull/%d", gh.WebURL(), owner, repo, n)
-	msg := func(event, action, delivery string, body map[string]any) *events.Message {
-		body["action"], body["repository"], body["installation"] = action, repoJSON, install
-		data, _ := json.Marshal(map[string]any{"when": "2026-12-01T00:00:00Z",
-			"headers": map[string]any{"event": event, "delivery_id": delivery}, "body": body})
-		attrs := map[string]string{"ce-id": delivery, "ce-type": events.DefaultTypePrefix + "." + event,
-			"ce-subject": owner + "/" + repo, "ce-action": action}
-		if event == "pull_request" {
-			attrs["ce-pullrequesturl"] = prURL
-		}
-		return &events.Message{ID: "m-" + delivery, Data: data, Attributes: attrs}
-	}
-	return []*events.Message{
-		msg("pull_request", "synchronize", fmt.Sprintf("sync-%d", n), map[string]any{"number": n, "after": head,
-			"pull_request": map[string]any{"number": n, "html_url": prURL, "state": "open", "changed_files": files,
-				"head": map[string]any{"sha": head}, "base": map[string]any{"sha": base, "ref": "main"}}}),
-		msg("check_suite", "requested", fmt.Sprintf("suite-%d", n), map[string]any{
-			"check_suite": map[string]any{"head_sha": head, "head_branch": fmt.Sprintf("pr-%d", n), "app": map[string]any{"id": gh.App().ID},
-				"pull_requests": []any{map[string]any{"number": n, "head": map[string]any{"sha": head},
-					"base": map[string]any{"sha": base, "repo": map[string]any{"id": 1}}}}}}),
-	}
-}
-
-// cleanFiles are n changed files without a finding.
-func cleanFiles(n int) []githubtest.File {
-	fs := make([]githubtest.File, n)
-	for i := range fs {
-		fs[i] = githubtest.File{Filename: fmt.Sprintf("src/f%04d.go", i), Patch: "@@ -0,0 +1 @@\n+package src"}
-	}
-	return fs
-}
 
 // pointsPerPush is the rate-limit points one push to a pull request of n files costs with
 // the diff hygiene reconciler (see hygiene.Reconciler): the status's list, create and
@@ -93,7 +54,7 @@ func TestPointsPerPush(t *testing.T) {
 	var base string
 	sizes := []int{10, 100, 300, 1000}
 	for i, n := range append([]int{1}, sizes...) { // the first push warms up: token, budget
-		gh.AddPullRequest(owner, repo, githubtest.PullRequest{Number: i + 1, HeadSHA: sha(100 + i), Files: cleanFiles(n)})
+		gh.AddPullRequest(owner, repo, githubtest.PullRequest{Number: i + 1, HeadSHA: sha(100 + i), Files: relaytest.CleanFiles(n)})
 	}
 	if p, _, err := gh.Client().PullRequests.Get(ctx, owner, repo, 1); err != nil {
 		t.Fatal(err)
@@ -103,7 +64,7 @@ func TestPointsPerPush(t *testing.T) {
 	handle := func(n, number int) cost {
 		t.Helper()
 		gh.ResetCounters()
-		for _, m := range pushEvents(gh, number, sha(100+number-1), base, n) {
+		for _, m := range relaytest.Events(gh, relaytest.Push{Owner: owner, Repo: repo, Number: number, Head: sha(100 + number - 1), Base: base, ChangedFiles: n}) {
 			if o, err := w.Handle(ctx, m); !o.Ack() {
 				t.Fatalf("%d files: %s %v", n, o, err)
 			}
@@ -140,7 +101,7 @@ func TestPointsPerPush(t *testing.T) {
 
 	// Redeliveries of a push: the first reads the commit's runs in full (our own completion
 	// changed them since the last read), the next are answered 304.
-	sync := pushEvents(gh, 3, sha(102), base, 100)[0]
+	sync := relaytest.Events(gh, relaytest.Push{Owner: owner, Repo: repo, Number: 3, Head: sha(102), Base: base, ChangedFiles: 100})[0]
 	for i, want := range []int{1, 0, 0} {
 		gh.ResetCounters()
 		if o, err := w.Handle(ctx, sync); o != worker.OutcomeSkipped {
