@@ -27,11 +27,6 @@ const (
 	condMaxBytes      = 64 << 20 // 1024 entries of 4 MiB would be 4 GiB
 )
 
-// condShared is the one cache of the process: what has to stay bounded is the process's
-// memory, whatever the number of Factories and installations. Keys carry the credentials'
-// scope and the full URL, so nothing is shared between installations or hosts.
-var condShared = newCondCache(condMaxEntries, condMaxEntryBytes, condMaxBytes)
-
 // conditionalTransport makes every GET that has no validators of its own a conditional one,
 // so that reading again what has not changed costs no rate-limit point (GitHub does not count
 // a 304): it sends If-None-Match with the ETag of the last 200 answer to the same request,

@@ -68,6 +68,10 @@ type Factory struct {
 	repos   map[string]int64                    // lower-case "owner/repo" -> installation id
 	lookups singleflight.Group
 	limits  *limits
+	// reads are the answers the installations' conditional reads revalidate: one bounded
+	// cache for all of them (a process has one Factory), keyed by installation and URL, so
+	// nothing is shared between installations or hosts.
+	reads *condCache
 }
 
 // New returns a Factory for the App appID with the PEM-encoded RSA private key (PKCS#1 or PKCS#8).
@@ -101,6 +105,7 @@ func New(appID int64, privateKeyPEM []byte, opts Options) (*Factory, error) {
 		clients: map[int64]*github.Client{},
 		tokens:  map[int64]*ghinstallation.Transport{},
 		repos:   map[string]int64{},
+		reads:   newCondCache(condMaxEntries, condMaxEntryBytes, condMaxBytes),
 	}
 	if strings.HasSuffix(base.Path, "/api/v3/") {
 		u := *base

@@ -63,7 +63,7 @@ func (f *Factory) stack(auth http.RoundTripper, who string) http.RoundTripper {
 		next = &observeTransport{next: auth, limits: f.limits, id: ia.id.Load}
 		// Reads again cost no point when nothing changed (GitHub does not count a 304).
 		scope := f.rootURL() + " app " + strconv.FormatInt(f.appID, 10) + " installation "
-		next = &conditionalTransport{next: next, cache: condShared,
+		next = &conditionalTransport{next: next, cache: f.reads,
 			scope: func() string { return scope + strconv.FormatInt(ia.id.Load(), 10) }}
 	}
 	retry := &retryTransport{next: next, budget: f.budget, log: log}
