@@ -174,7 +174,9 @@ func beyondCompare(ctx context.Context, gh *github.Client, req *events.Request, 
 		if err != nil {
 			return nil, err
 		}
-		if files = union(compared, tail); len(files) != total {
+		// Relisted only when that can help: the tail did not start at the first page, and
+		// GitHub lists all of the files (at most 3,000).
+		if files = union(compared, tail); len(files) != total && len(compared) > 0 && total <= maxListedFiles {
 			if files, err = listFiles(ctx, gh, res.Owner, res.Repo, res.Number, 1); err != nil {
 				return nil, err
 			}
@@ -188,7 +190,7 @@ func beyondCompare(ctx context.Context, gh *github.Client, req *events.Request, 
 		}
 	}
 	d := check(files, opts)
-	d.FileListCapped = len(files) >= maxListedFiles
+	d.FileListCapped = len(files) >= maxListedFiles || len(files) < total
 	return result(d), nil
 }
 

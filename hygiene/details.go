@@ -27,8 +27,8 @@ type Details struct {
 	// Truncated says that Findings holds only some of the findings (see Options.MaxFindings); failures
 	// are kept in preference to warnings, so a failure is never hidden entirely.
 	Truncated bool `json:"truncated,omitempty"`
-	// FileListCapped says the pull request's file list reached GitHub's cap of 3,000 files: any files
-	// beyond it were not checked.
+	// FileListCapped says GitHub listed fewer files than the pull request changed (its listing of a
+	// pull request's files stops at 3,000): the files beyond were not checked.
 	FileListCapped bool `json:"fileListCapped,omitempty"`
 }
 
