@@ -46,6 +46,17 @@ func (c *lru) add(key string, delta int) int {
 	return delta
 }
 
+// has reports whether key is present, and makes it the most recently used.
+func (c *lru) has(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[key]
+	if ok {
+		c.ll.MoveToFront(e)
+	}
+	return ok
+}
+
 // remove forgets key.
 func (c *lru) remove(key string) {
 	c.mu.Lock()

@@ -36,21 +36,30 @@ func TestOutcomeRecordCarriesCost(t *testing.T) {
 	steps := []struct {
 		name string
 		id   string
-		want want
+		// another is a new Worker on the same Manager and factory: another instance
+		// whose caches would be as warm.
+		another bool
+		want    want
 	}{
 		// the budget's first read (GET /rate_limit, free), list, create in_progress, the
 		// reconciler's list of files, complete
 		{name: "new commit", id: "m1", want: want{worker.OutcomeReconciled, 4, 5}},
+		// this process completed the commit: nothing to ask GitHub
+		{name: "skip in the same process", id: "m2", want: want{worker.OutcomeSkipped, 0, 0}},
 		// the list again: changed since the ETag of the first list, so a full read
-		{name: "skip", id: "m2", want: want{worker.OutcomeSkipped, 1, 1}},
+		{name: "skip in another process", id: "m3", another: true, want: want{worker.OutcomeSkipped, 1, 1}},
 		// the list answered 304 Not Modified
-		{name: "skip again", id: "m3", want: want{worker.OutcomeSkipped, 0, 1}},
+		{name: "skip in a third process", id: "m4", another: true, want: want{worker.OutcomeSkipped, 0, 1}},
 	}
 	for _, st := range steps {
 		buf := &logbuf.Buffer{}
-		e.w.Logger = slog.New(cloudlog.NewHandler(buf, nil))
+		w := e.w
+		if st.another {
+			w = &worker.Worker[notes]{Manager: e.w.Manager, Clients: f, Reconcile: succeed, Timeout: e.w.Timeout, MaxDeliveryAttempts: 5}
+		}
+		w.Logger = slog.New(cloudlog.NewHandler(buf, nil))
 		e.gh.ResetCounters()
-		if o, err := e.w.Handle(ctx, request(st.id, 7, sha1, false)); o != st.want.outcome {
+		if o, err := w.Handle(ctx, request(st.id, 7, sha1, false)); o != st.want.outcome {
 			t.Fatalf("%s: %s %v", st.name, o, err)
 		}
 		rec := outcomeRecord(t, buf.String())
@@ -69,7 +78,12 @@ func TestOutcomeRecordCarriesCost(t *testing.T) {
 		}
 		inst := e.gh.InstallationID(e.gh.App(), owner)
 		rl, _ := f.RateLimit(inst)
-		if rec[worker.LogFieldInstallationID] != float64(inst) || rec[worker.LogFieldGitHubRemaining] != float64(rl.Remaining) {
+		if st.want.requests == 0 {
+			// Nothing answered: nothing known of the budget (the request names no installation).
+			if _, ok := rec[worker.LogFieldGitHubRemaining]; ok {
+				t.Errorf("%s: github_remaining %v without a request", st.name, rec[worker.LogFieldGitHubRemaining])
+			}
+		} else if rec[worker.LogFieldInstallationID] != float64(inst) || rec[worker.LogFieldGitHubRemaining] != float64(rl.Remaining) {
 			t.Errorf("%s: installation %v with %v left; want %d with %d", st.name,
 				rec[worker.LogFieldInstallationID], rec[worker.LogFieldGitHubRemaining], inst, rl.Remaining)
 		}

@@ -184,8 +184,9 @@ type Worker[T any] struct {
 	// and writes of GitHub), for the admission by budget (see Admitter); nil means
 	// DefaultReconcilerCost. StatusCost is added to it.
 	Cost func(req *events.Request) int
-	// Memory bounds the in-memory map of delivery attempts per message id (kept when the
-	// message carries none); 0 means DefaultMemory entries.
+	// Memory bounds each in-memory map: the delivery attempts per message id (kept when the
+	// message carries none) and the commits this process saw completed; 0 means
+	// DefaultMemory entries.
 	Memory int
 	// OnOutcome, when set, is called once per handled message with its outcome, before the
 	// transport acks or nacks it (metrics, tests).
@@ -195,7 +196,12 @@ type Worker[T any] struct {
 	invalid  error           // Validate's, once
 	decoder  *events.Decoder // Decoder, with the Manager's App and identity where it has none
 	attempts *lru            // message key → deliveries seen, when the message does not say
-	flights  flights
+	// done holds the commits (ordering keys) this process completed or saw completed. A
+	// completed run is never reopened, so a later request for such a commit that is not a
+	// rerun is a skip without asking GitHub: a redelivery, or a twin on this instance, costs
+	// no request. Another instance still reads (one conditional request).
+	done    *lru
+	flights flights
 }
 
 func (w *Worker[T]) init() {
@@ -205,6 +211,7 @@ func (w *Worker[T]) init() {
 			n = DefaultMemory
 		}
 		w.attempts = newLRU(n)
+		w.done = newLRU(n)
 		w.invalid = w.Validate()
 		w.decoder = w.effectiveDecoder()
 	})
@@ -464,6 +471,15 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		// flight spends nothing, and says so.
 		usage githubapp.Usage
 	)
+	if !req.Rerun && w.done.has(req.OrderingKey()) {
+		o = OutcomeSkipped
+		log.LogAttrs(ctx, slog.LevelInfo, fmt.Sprintf("%s outcome: %s", req.String(), o),
+			label(statusmanager.LogLabelOutcome, string(o)), slog.String(LogFieldStage, StageReconcile),
+			slog.String("reason", "this process saw the commit completed"),
+			slog.Float64(LogFieldDuration, time.Since(start).Seconds()),
+			slog.Int(LogFieldGitHubRequests, 0), slog.Int(LogFieldGitHubPoints, 0))
+		return o, nil
+	}
 	for {
 		var joinedRerun bool
 		o, shared, joinedRerun, err = w.flights.do(ctx, req.OrderingKey(), req.Rerun, func(ctx context.Context) (Outcome, error) {
@@ -488,6 +504,9 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 	switch o {
 	case OutcomeRetry, OutcomeFailed, OutcomeGaveUp:
 		level = slog.LevelWarn
+	case OutcomeReconciled, OutcomeSkipped:
+		// Both mean a completed run at this commit (failed and gave_up may have written none).
+		w.done.add(req.OrderingKey(), 1)
 	}
 	attrs := []slog.Attr{label(statusmanager.LogLabelOutcome, string(o)), slog.String(LogFieldStage, StageReconcile),
 		slog.Bool("shared", shared), slog.Float64(LogFieldDuration, time.Since(start).Seconds()),

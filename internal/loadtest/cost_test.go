@@ -17,7 +17,8 @@ import (
 
 // TestCostPerPath measures, through worker.Handle against the fake with the real githubapp
 // factory, the GitHub requests and rate-limit points each path of a message costs. It
-// asserts the two targets (a new SHA costs 3 requests; a repeated skip costs no rate limit)
+// asserts the targets (a new SHA costs 3 requests; a skip costs no request in the process
+// that completed the commit, and no rate limit when repeated in another)
 // and reports the rest. The installation token is fetched before measuring (a warm-up
 // message); the "new process" row includes its fetch.
 func TestCostPerPath(t *testing.T) {
@@ -65,14 +66,27 @@ func TestCostPerPath(t *testing.T) {
 	if r.c.requests != 3 || r.outcomes[0] != worker.OutcomeReconciled {
 		t.Errorf("new SHA: %d requests (%s), want 3 (reconciled)", r.c.requests, r.outcomes[0])
 	}
-	measure(e, "skip, first read after our write", "list answered 200 (the run changed since the cached ETag)", request("2", owner, repo, 1, sha(1), inst, false))
-	r = measure(e, "skip, repeated", "list answered 304 Not Modified", request("3", owner, repo, 1, sha(1), inst, false))
-	if r.c.ratelimit != 0 || r.outcomes[0] != worker.OutcomeSkipped {
-		t.Errorf("repeated skip: %d rate-limit points (%s), want 0 (skipped)", r.c.ratelimit, r.outcomes[0])
+	r = measure(e, "skip, the process that completed the commit", "nothing: it remembers the commits it saw completed", request("2", owner, repo, 1, sha(1), inst, false))
+	if r.c.requests != 0 || r.outcomes[0] != worker.OutcomeSkipped {
+		t.Errorf("skip in the same process: %d requests (%s), want 0 (skipped)", r.c.requests, r.outcomes[0])
+	}
+	// Another instance, its caches as warm as they can be: the same status manager and factory.
+	another := func() {
+		w := e.w
+		e.w = &worker.Worker[report]{Manager: w.Manager, Clients: w.Clients, Reconcile: w.Reconcile, Decoder: w.Decoder,
+			Logger: w.Logger, Timeout: w.Timeout, GitHubTimeout: w.GitHubTimeout, MaxDeliveryAttempts: w.MaxDeliveryAttempts}
+	}
+	another()
+	measure(e, "skip, another instance, first read after the completion", "list answered 200 (the run changed since its cached ETag)", request("2b", owner, repo, 1, sha(1), inst, false))
+	another()
+	r = measure(e, "skip, another instance, repeated", "list answered 304 Not Modified", request("3", owner, repo, 1, sha(1), inst, false))
+	if r.c.ratelimit != 0 || r.c.requests != 1 || r.outcomes[0] != worker.OutcomeSkipped {
+		t.Errorf("repeated skip: %d requests, %d rate-limit points (%s), want 1 and 0 (skipped)", r.c.requests, r.c.ratelimit, r.outcomes[0])
 	}
 	e.restart(t, envOpts{})
 	measure(e, "skip, new process", "token fetch (App JWT, no points) + list", request("4", owner, repo, 1, sha(1), inst, false))
-	measure(e, "skip, new process, no installationId", "installation lookup (App JWT) + list (304: same process as the row above)", request("4b", owner, repo, 1, sha(1), 0, false))
+	e.restart(t, envOpts{})
+	measure(e, "skip, new process, no installationId", "installation lookup and token fetch (App JWT) + list", request("4b", owner, repo, 1, sha(1), 0, false))
 	measure(e, "rerun of a completed SHA", "list, create a new run, complete", request("5", owner, repo, 1, sha(1), inst, true))
 	if n := len(e.ours(owner, repo, sha(1))); n != 2 {
 		t.Errorf("rerun: %d runs, want 2 (the rerun is a new run)", n)
@@ -143,12 +157,12 @@ func TestAllocsPerMessage(t *testing.T) {
 		}
 	})
 	t.Logf("allocations per message: skip %.0f, new SHA %.0f (worker, go-github and the in-process fake)", skip, full)
-	emit(t, "allocs", "skip (repeated, 304)", skip)
+	emit(t, "allocs", "skip (a commit this process completed: no request)", skip)
 	emit(t, "allocs", "new SHA (3 requests)", full)
 }
 
-// BenchmarkHandleSkip is a repeated skip through worker.Handle: one conditional list
-// answered 304.
+// BenchmarkHandleSkip is a repeated skip through worker.Handle of a commit this process
+// completed: no request.
 func BenchmarkHandleSkip(b *testing.B) {
 	ctx := context.Background()
 	e := newEnv(b, envOpts{})
