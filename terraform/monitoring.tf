@@ -239,9 +239,9 @@ resource "google_monitoring_alert_policy" "dead_letters" {
     mime_type = "text/markdown"
     subject   = "${var.name}: messages in the dead-letter topic"
     content   = <<-EOT
-      Messages reached the dead-letter topic `${google_pubsub_topic.dead_letter.name}` after ${var.max_delivery_attempts} deliveries: invalid messages, or transient failures (GitHub down, the rate limit) that outlasted the retry window.
+      Messages reached the dead-letter topic `${google_pubsub_topic.dead_letter.name}` after ${var.max_delivery_attempts} deliveries without an acknowledgement: invalid messages, deliveries never answered (a crash or a timeout each time), or a failure the worker could not even record on the check run. (A transient failure that outlasts the retry window is not here: the worker completes its check run as failed, `gave_up`, and acknowledges it.)
 
-      1. Find why: the worker's records with `labels.outcome="invalid"` or `"gave_up"` (severity WARNING and up) in the logs panel of the `${var.name}` dashboard.
+      1. Find why: the worker's records with `labels.outcome="invalid"` or `"retry"` (severity WARNING and up) in the logs panel of the `${var.name}` dashboard, and the revision's crashes.
       2. Look without removing: `worker redrive -dry-run ${google_pubsub_subscription.dead_letter.name}` (the worker image's own command) or `gcloud pubsub subscriptions pull ${google_pubsub_subscription.dead_letter.name} --limit 10` (without `--auto-ack`).
       3. Once the cause is fixed: `worker redrive ${google_pubsub_subscription.dead_letter.name}` moves them back to the topics they came from. Invalid messages stay (they would only be refused again) until retention drops them.
 
@@ -418,10 +418,10 @@ resource "google_monitoring_alert_policy" "failures" {
     content   = <<-EOT
       The worker recorded `$${metric.label.outcome}` outcomes in the `$${metric.label.stage}` stage:
       * `failed`: the reconciler failed permanently; the check run was completed as a failure with the error in its summary.
-      * `gave_up`: a transient failure lasted through the last of ${var.max_delivery_attempts} deliveries; the check run says "gave up after N attempts" and the message went to the dead-letter topic.
+      * `gave_up`: a transient failure lasted through the last of ${var.max_delivery_attempts} deliveries; the check run was completed as a failure ("gave up after N attempts") and the message acknowledged.
       * `invalid`: a message that can never be decoded; it goes to the dead-letter topic after its deliveries.
 
-      Find the records: `labels.outcome="$${metric.label.outcome}"` in the logs panel of the `${var.name}` dashboard (their `error` or `reason` field says why; `pr_url` and `sha` name the commit). A `failed` run is rerun from its check run's "Re-run" button once fixed; `gave_up` and `invalid` messages are in the dead-letter topic (see that alert).
+      Find the records: `labels.outcome="$${metric.label.outcome}"` in the logs panel of the `${var.name}` dashboard (their `error` or `reason` field says why; `pr_url` and `sha` name the commit). A `failed` or `gave_up` run is rerun from its check run's "Re-run" button once the cause is fixed; `invalid` messages are in the dead-letter topic (see that alert).
 
       Runbook: ${local.runbook}
     EOT
