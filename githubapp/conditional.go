@@ -20,7 +20,7 @@ import (
 // ever served without asking GitHub first.
 const FromCacheHeader = "X-From-Cache"
 
-// Bounds of the cache of conditional reads, shared by every installation client of the process.
+// Bounds of a Factory's cache of conditional reads, shared by all of its installation clients.
 const (
 	condMaxEntries    = 1024
 	condMaxEntryBytes = 4 << 20  // a larger body is passed through and not kept
