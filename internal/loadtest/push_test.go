@@ -125,6 +125,29 @@ func TestPointsPerPush(t *testing.T) {
 		}
 		emit(t, "redelivery", step.where, gh.RateLimitUsed(), len(gh.Requests()))
 	}
+
+	// A rerun of the same commit reads its diff again: the comparison is answered 304.
+	gh.ResetCounters()
+	rerun, _ := json.Marshal(map[string]any{"owner": owner, "repo": repo, "url": prURL(owner, repo, 3), "sha": sha(102),
+		"rerun": true, "baseSha": base, "changedFiles": 100})
+	if o, err := w.Handle(ctx, &events.Message{ID: "rerun-3", Data: rerun}); o != worker.OutcomeReconciled {
+		t.Fatalf("rerun: %s %v", o, err)
+	}
+	var compared, free int
+	for _, q := range gh.Requests() {
+		if q.Route == string(githubtest.RouteCompareCommits) {
+			compared++
+			if q.ETagHit {
+				free++
+			}
+		}
+	}
+	// a new run and its completion; the runs list (read by the skips just before) and the
+	// comparison are answered 304
+	if compared != 1 || free != 1 || gh.RateLimitUsed() != 2 {
+		t.Errorf("rerun: %d comparisons (%d answered 304), %d points; want 1 (1), 2", compared, free, gh.RateLimitUsed())
+	}
+	emit(t, "redelivery", "a rerun of the commit (the comparison answered 304)", gh.RateLimitUsed(), len(gh.Requests()))
 }
 
 // lastOutcome is the last reconcile outcome record in logs.
