@@ -107,7 +107,10 @@ func (e *env) restart(t testing.TB, o envOpts) {
 	if budget == 0 {
 		budget = 10 * time.Second
 	}
-	f, err := githubapp.New(e.gh.App().ID, e.gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: e.gh.URL() + "/", RetryBudget: budget})
+	// No jitter after a pause: one process, and a secondary limit injected near the end of a
+	// run must not hold its installation's admissions for up to 30 s more.
+	f, err := githubapp.New(e.gh.App().ID, e.gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: e.gh.URL() + "/", RetryBudget: budget,
+		ResetJitter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

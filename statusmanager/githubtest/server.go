@@ -262,6 +262,14 @@ func (s *Server) FailNextAfterApply(route Route, n int, status int) {
 	}
 }
 
+// ClearFaults drops every failure injected (FailNext, FailNextAfterApply,
+// FailNextSecondaryRateLimit) that no request has met yet: GitHub is healthy again.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults)
+}
+
 // FailNextSecondaryRateLimit makes the next n requests matching route fail with GitHub's secondary rate limit
 // response: status (403 or 429), the secondary-limit message and documentation_url, a Retry-After header of
 // retryAfter (rounded up to whole seconds) and an X-RateLimit-Remaining that is not 0. go-github v60 maps the 403
