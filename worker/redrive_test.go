@@ -48,7 +48,7 @@ func TestRedriveCommand(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"dry run", []string{"redrive", "-dry-run", "-idle", "3s", "dead-letter"}, "would redrive message", ""},
+		{"dry run", []string{"redrive", "-dry-run", "-limit", "1", "-idle", "30s", "dead-letter"}, "would redrive message", ""},
 		{"no subscription", []string{"redrive", "-dry-run"}, "", "one dead-letter subscription is needed"},
 		{"bad flag", []string{"redrive", "-now", "dead-letter"}, "", "flag provided but not defined: -now"},
 		{"bad name", []string{"redrive", "topics/x"}, "", "neither a short name nor"},
