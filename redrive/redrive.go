@@ -112,8 +112,11 @@ func Run(ctx context.Context, c *pubsub.Client, deadLetterSub string, opts Optio
 	}()
 	sub := c.Subscriber(deadLetterSub)
 	sub.ReceiveSettings.MaxOutstandingMessages = 10
-	err := sub.Receive(rctx, func(mctx context.Context, m *pubsub.Message) {
-		e, first, done := r.handle(mctx, m)
+	err := sub.Receive(rctx, func(_ context.Context, m *pubsub.Message) {
+		// A message taken in is finished: its lookups and publish use the caller's ctx, not
+		// the receive's, which the idle timer or the limit reached by another message cancels
+		// (Receive waits for this callback before it returns).
+		e, first, done := r.handle(ctx, m)
 		if !first {
 			// Seen already in this run (a nacked message comes straight back): left alone,
 			// and not activity, or a dry run would never find the subscription drained.
