@@ -20,22 +20,18 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/sethvargo/go-envconfig"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/logbuf"
+	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
@@ -314,18 +310,7 @@ func workerRecords(t *testing.T) (out string, installation int64) {
 	}
 
 	// The intake stage, publishing to an in-process Pub/Sub.
-	srv := pstest.NewServer()
-	t.Cleanup(func() { srv.Close() })
-	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	client, err := pubsub.NewClient(ctx, "p", option.WithGRPCConn(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	client := pubsubemu.InProcess(t, "p")
 	if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/p/topics/reconcile"}); err != nil {
 		t.Fatal(err)
 	}

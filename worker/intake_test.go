@@ -15,14 +15,11 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/google/go-github/v60/github"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/internal/logbuf"
+	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/worker"
 )
 
@@ -35,19 +32,7 @@ type pstestEnv struct {
 
 func newPstest(t *testing.T, createTopic bool) *pstestEnv {
 	t.Helper()
-	ctx := context.Background()
-	srv := pstest.NewServer()
-	t.Cleanup(func() { srv.Close() })
-	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c, err := pubsub.NewClient(ctx, "p", option.WithGRPCConn(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := pubsubemu.InProcess(t, "p")
 	e := &pstestEnv{client: c, topic: "projects/p/topics/reconcile", sub: "projects/p/subscriptions/reconcile"}
 	if createTopic {
 		e.createTopic(t)

@@ -20,6 +20,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -378,4 +379,24 @@ func StopShared() {
 	if e != nil {
 		e.Stop()
 	}
+}
+
+// InProcess returns a client of project on pstest, the Pub/Sub client library's in-process
+// fake, closed when t ends: for tests that publish but need nothing of the real emulator
+// (ordering, dead-letter, push), and start in no time.
+func InProcess(t testing.TB, project string) *pubsub.Client {
+	t.Helper()
+	srv := pstest.NewServer()
+	t.Cleanup(func() { srv.Close() })
+	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c, err := pubsub.NewClient(context.Background(), project, option.WithGRPCConn(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
