@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 const condSHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"

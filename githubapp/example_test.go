@@ -6,7 +6,7 @@ import (
 	"log"
 
 	"github.com/prreconciler/prreconciler/githubapp"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 func Example() {

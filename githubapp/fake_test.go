@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"github.com/prreconciler/prreconciler/githubapp"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // Tests against the project's GitHub fake: real JWT verification, real installation tokens,

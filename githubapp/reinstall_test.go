@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/githubapp"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // After the App is reinstalled, the cached installation id is refused by GitHub: the client

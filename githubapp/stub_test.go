@@ -18,7 +18,7 @@ import (
 )
 
 // A minimal GitHub stand-in for the unit tests of this package: just the routes the transport
-// stack touches, with counters and failure injection. The shared fake (statusmanager/githubtest)
+// stack touches, with counters and failure injection. The shared fake (githubtest)
 // is exercised in fake_test.go.
 
 const (

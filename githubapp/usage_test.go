@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/githubapp"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // TestUsageCountsWhatTheFakeCounts checks a Usage against the fake's own count of the

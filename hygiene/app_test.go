@@ -14,7 +14,7 @@ import (
 	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/hygiene"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // The reconciler checks the diff of the requested commit, whatever the pull request's head

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"github.com/prreconciler/prreconciler/hygiene"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 const (

@@ -21,7 +21,7 @@ import (
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/redrive"
 	"github.com/prreconciler/prreconciler/statusmanager"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

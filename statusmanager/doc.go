@@ -21,6 +21,6 @@
 // *github.CheckRunAnnotation appear in it, so go-github's major version is part of this
 // package's API and stays at v60 (it has github.String, not github.Ptr).
 //
-// The package github.com/prreconciler/prreconciler/statusmanager/githubtest is an in-process
+// The package github.com/prreconciler/prreconciler/githubtest is an in-process
 // fake of the GitHub API for testing reconcilers built on this package.
 package statusmanager

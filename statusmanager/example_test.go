@@ -7,7 +7,7 @@ import (
 
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/statusmanager"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // MyDetails is a reconciler's own status; its Markdown is what people see on the check run.

@@ -19,7 +19,7 @@ import (
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/statusmanager"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 const (

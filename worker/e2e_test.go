@@ -22,7 +22,7 @@ import (
 	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/statusmanager"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

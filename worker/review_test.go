@@ -14,7 +14,7 @@ import (
 
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/statusmanager"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

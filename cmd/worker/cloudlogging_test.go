@@ -20,7 +20,7 @@ import (
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/logbuf"
 	"github.com/prreconciler/prreconciler/statusmanager"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // The tests of this file run two or more worker processes at once on the real Pub/Sub

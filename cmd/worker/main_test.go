@@ -26,7 +26,7 @@ import (
 	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 var (

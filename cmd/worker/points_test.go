@@ -10,7 +10,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/prreconciler/prreconciler/internal/relaytest"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // TestPointsPerPushEndToEnd publishes the two relay events of one push at a time to the

@@ -9,7 +9,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/prreconciler/prreconciler/hygiene"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

@@ -16,7 +16,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // procStatus reads VmRSS and VmHWM (kB) of pid.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/prreconciler/prreconciler/events"
-	"github.com/prreconciler/prreconciler/statusmanager/githubtest"
+	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 // Push is a push to pull request number of owner/repo on gh.
