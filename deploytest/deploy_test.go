@@ -1,4 +1,4 @@
-package prreconciler_test
+package deploytest_test
 
 // Offline checks of the container build: the Dockerfile is parsed with BuildKit's own parser
 // (no Docker engine is needed), the Makefile's build recipe is inspected, and `make build`
@@ -24,6 +24,16 @@ import (
 
 	"github.com/prreconciler/prreconciler/events"
 )
+
+// TestMain runs the tests from the repository's root, where the Dockerfile, the Makefile and
+// the module they build are.
+func TestMain(m *testing.M) {
+	if err := os.Chdir(".."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
 
 // buildCommand is the Makefile's build target; the Dockerfile runs exactly it.
 const buildCommand = "make build"
