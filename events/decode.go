@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,6 +113,43 @@ type Decoder struct {
 	Identity string
 	// MaxBytes is the largest Data accepted; 0 (or less) means DefaultMaxBytes.
 	MaxBytes int
+	// PullRequestActions are pull_request actions, beyond DefaultPullRequestActions(), that ask
+	// for a fresh run at the pull request's head commit (a request with Rerun set), for
+	// reconcilers that check the pull request's metadata: "edited" for its title, "labeled"
+	// and "unlabeled" for its labels. Such an action on a closed pull request is ignored.
+	// See ValidatePullRequestActions.
+	PullRequestActions []string
+}
+
+// DefaultPullRequestActions returns the pull_request actions that always ask for a reconcile
+// of the head commit: the ones that change it, or the pull request's readiness.
+func DefaultPullRequestActions() []string { return slices.Clone(defaultPullRequestActions) }
+
+var defaultPullRequestActions = []string{"opened", "reopened", "synchronize", "ready_for_review"}
+
+// pullRequestActions are the actions GitHub sends with a pull_request event.
+var pullRequestActions = []string{"assigned", "auto_merge_disabled", "auto_merge_enabled", "closed",
+	"converted_to_draft", "demilestoned", "dequeued", "edited", "enqueued", "labeled", "locked", "milestoned",
+	"opened", "ready_for_review", "reopened", "review_request_removed", "review_requested", "synchronize",
+	"unassigned", "unlabeled", "unlocked"}
+
+// ValidatePullRequestActions checks Decoder.PullRequestActions: each must be an action GitHub
+// sends with a pull_request event, not one of DefaultPullRequestActions(), and listed once.
+func ValidatePullRequestActions(actions []string) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, a := range actions {
+		switch {
+		case slices.Contains(defaultPullRequestActions, a):
+			errs = append(errs, fmt.Errorf("pull_request action %s is reconciled already (one of %s)", quote(a), strings.Join(defaultPullRequestActions, ", ")))
+		case !slices.Contains(pullRequestActions, a):
+			errs = append(errs, fmt.Errorf("%s is not a pull_request action GitHub sends (%s)", quote(a), strings.Join(pullRequestActions, ", ")))
+		case seen[a]:
+			errs = append(errs, fmt.Errorf("pull_request action %s is listed twice", quote(a)))
+		}
+		seen[a] = true
+	}
+	return errors.Join(errs...)
 }
 
 // Decode returns the requests a message asks for.
@@ -132,7 +170,8 @@ type Decoder struct {
 // payload, never from an attribute. The delivery id is ce-id, else headers.delivery_id, else
 // the message id.
 // pull_request opened, reopened, synchronize and ready_for_review give a request at the head
-// SHA; check_run rerequested and requested_action of a run of ours give a rerun at its head
+// SHA, and so do the Decoder's PullRequestActions, as a rerun; every request from an event
+// carries its Trigger, "event.action"; check_run rerequested and requested_action of a run of ours give a rerun at its head
 // SHA for each pull request it lists, or, when it lists none (a fork's pull request) and the
 // Decoder knows our AppID, for the pull request its external_id names (see RunRef);
 // check_suite rerequested gives a rerun at its head SHA for each pull request it lists;
@@ -243,6 +282,7 @@ type requestJSON struct {
 	DeliveryID     *string `json:"deliveryId"`
 	BaseSHA        *string `json:"baseSha"`
 	ChangedFiles   *int    `json:"changedFiles"`
+	Trigger        *string `json:"trigger"`
 }
 
 func (c *decoding) decodeRequest() (Result, error) {
@@ -281,6 +321,9 @@ func (c *decoding) decodeRequest() (Result, error) {
 	}
 	if rj.ChangedFiles != nil {
 		req.ChangedFiles = *rj.ChangedFiles
+	}
+	if rj.Trigger != nil {
+		req.Trigger = *rj.Trigger
 	}
 	if err := c.validate(&req, nil); err != nil {
 		return Result{}, err
@@ -436,6 +479,7 @@ type whCommit struct {
 type whPullRequest struct {
 	Number  int       `json:"number"`
 	HTMLURL string    `json:"html_url"`
+	State   string    `json:"state"`
 	Head    *whCommit `json:"head"`
 	Base    *whCommit `json:"base"`
 	// ChangedFiles is a pointer so that a payload without it (0 would mean "no change") is
@@ -536,14 +580,19 @@ func (c *decoding) decodeEvent(ceType string) (Result, error) {
 		deliveryID = c.m.ID
 	}
 	ev := webhookEvent{c: c, event: event, action: action, body: rd.Body, common: common, deliveryID: deliveryID}
+	var res Result
 	switch event {
 	case "pull_request":
-		return ev.pullRequest()
+		res, err = ev.pullRequest()
 	case "check_run":
-		return ev.checkRun()
+		res, err = ev.checkRun()
 	default:
-		return ev.checkSuite()
+		res, err = ev.checkSuite()
 	}
+	for i := range res.Requests {
+		res.Requests[i].Trigger = event + "." + action
+	}
+	return res, err
 }
 
 // fullName is owner/name of the repository, from owner.login and name when both are given.
@@ -588,8 +637,13 @@ func (e *webhookEvent) installationID() int64 {
 }
 
 func (e *webhookEvent) pullRequest() (Result, error) {
-	switch e.action {
-	case "opened", "reopened", "synchronize", "ready_for_review":
+	rerun := false
+	switch {
+	case slices.Contains(defaultPullRequestActions, e.action):
+	case slices.Contains(e.c.d.PullRequestActions, e.action):
+		// A change of the pull request's metadata, not of its code: the head commit was
+		// probably reconciled already, and only a fresh run looks at it again.
+		rerun = true
 	default:
 		return e.ignoredAction(), nil
 	}
@@ -615,10 +669,14 @@ func (e *webhookEvent) pullRequest() (Result, error) {
 	if err := e.checkPullRequestURL(pr); err != nil {
 		return Result{}, err
 	}
+	if rerun && pr.State == "closed" {
+		return Result{Ignored: fmt.Sprintf("pull_request %s of a closed pull request: nothing to reconcile", quote(e.action))}, nil
+	}
 	req := Request{
 		Resource:       Resource{Owner: repo.Owner.Login, Repo: repo.Name, Number: pr.Number, URL: pr.HTMLURL},
 		SHA:            pr.Head.SHA,
 		InstallationID: e.installationID(),
+		Rerun:          rerun,
 		DeliveryID:     e.deliveryID,
 	}
 	if pr.Base != nil {

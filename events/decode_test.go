@@ -202,6 +202,29 @@ type decodeCase struct {
 	reason  string    // invalid: the reason contains this
 }
 
+// wantTrigger is the Trigger of the requests of m: "event.action" of a relay event (the event
+// after the last dot of ce-type, the action of the payload), the "trigger" of a request.
+func wantTrigger(t *testing.T, m *Message) string {
+	t.Helper()
+	var data struct {
+		Trigger string `json:"trigger"`
+		Body    struct {
+			Action string `json:"action"`
+		} `json:"body"`
+	}
+	_ = json.Unmarshal(m.Data, &data)
+	ceType := m.Attributes["ce-type"]
+	for k, v := range m.Attributes {
+		if ceType == "" && strings.EqualFold(k, "ce-type") {
+			ceType = v
+		}
+	}
+	if ceType == "" {
+		return data.Trigger
+	}
+	return ceType[strings.LastIndex(ceType, ".")+1:] + "." + data.Body.Action
+}
+
 func runDecodeCases(t *testing.T, cases []decodeCase) {
 	t.Helper()
 	for _, tc := range cases {
@@ -245,6 +268,13 @@ func runDecodeCases(t *testing.T, cases []decodeCase) {
 				}
 				if res.Ignored != "" {
 					t.Errorf("Ignored = %q alongside requests", res.Ignored)
+				}
+				// Every request says which event asked for it; the cases' wants leave it out.
+				for i := range res.Requests {
+					if got, want := res.Requests[i].Trigger, wantTrigger(t, tc.msg); got != want {
+						t.Errorf("request %d: Trigger = %q, want %q", i, got, want)
+					}
+					res.Requests[i].Trigger = ""
 				}
 				if !reflect.DeepEqual(res.Requests, tc.want) {
 					t.Errorf("Requests =\n%+v\nwant\n%+v", res.Requests, tc.want)

@@ -25,7 +25,7 @@ func (r *Request) OrderingKey() string {
 //	 "sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e","installationId":42,"rerun":false,
 //	 "deliveryId":"72d3162e-cc78-11e3-81ab-4c9367dc0958"}
 //
-// installationId, rerun, deliveryId, baseSha and changedFiles are left out when zero. The delivery id travels with
+// installationId, rerun, deliveryId, baseSha, changedFiles and trigger are left out when zero. The delivery id travels with
 // the request so that a request forwarded by the intake stage keeps the GitHub delivery it
 // came from (the reconcile message's own id is new).
 func (r Request) MarshalJSON() ([]byte, error) {
@@ -39,6 +39,7 @@ func (r Request) MarshalJSON() ([]byte, error) {
 		DeliveryID:     r.DeliveryID,
 		BaseSHA:        r.BaseSHA,
 		ChangedFiles:   r.ChangedFiles,
+		Trigger:        r.Trigger,
 	})
 }
 
@@ -53,6 +54,7 @@ type requestWire struct {
 	DeliveryID     string `json:"deliveryId,omitempty"`
 	BaseSHA        string `json:"baseSha,omitempty"`
 	ChangedFiles   int    `json:"changedFiles,omitempty"`
+	Trigger        string `json:"trigger,omitempty"`
 }
 
 // maxDeliveryIDBytes bounds a forwarded delivery id: it ends up in log labels and in the

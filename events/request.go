@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Request asks for one reconcile of a pull request at one commit. It is the message the
@@ -31,7 +32,16 @@ type Request struct {
 	// (pull_request.changed_files of the event): it tells a reconciler whether a listing it
 	// got is all of the diff. 0 means unknown.
 	ChangedFiles int
+	// Trigger says why the request was made: the webhook event and action that asked for it,
+	// as "event.action" ("pull_request.synchronize", "pull_request.edited",
+	// "check_run.rerequested"). "" means a request published directly, without a reason
+	// given. A reconciler can use it to tell a new commit from a change of the pull
+	// request's metadata.
+	Trigger string
 }
+
+// maxTriggerBytes bounds Trigger, which ends up in logs.
+const maxTriggerBytes = 100
 
 // Key identifies the work a request asks for: the same key means the same check run.
 func (r *Request) Key() string {
@@ -61,6 +71,11 @@ func (r *Request) Validate() error {
 	}
 	if r.ChangedFiles < 0 {
 		return &FieldError{Field: "changedFiles", Value: strconv.Itoa(r.ChangedFiles), Reason: "is negative"}
+	}
+	if len(r.Trigger) > maxTriggerBytes || strings.IndexFunc(r.Trigger, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c == '_' || c == '.')
+	}) >= 0 {
+		return &FieldError{Field: "trigger", Value: r.Trigger, Reason: fmt.Sprintf("is not event.action: at most %d of a-z, _ and .", maxTriggerBytes)}
 	}
 	if r.InstallationID < 0 {
 		return &FieldError{Field: "installationId", Value: strconv.FormatInt(r.InstallationID, 10), Reason: "is negative"}

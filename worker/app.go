@@ -45,6 +45,13 @@ type App[T any] struct {
 	// Cost, when set, estimates the rate-limit points the reconciler spends on a request
 	// (see Worker.Cost); nil means DefaultReconcilerCost.
 	Cost func(req *events.Request) int
+	// PullRequestActions are pull_request actions, beyond the default opened, reopened,
+	// synchronize and ready_for_review, that re-evaluate the pull request's head commit, for
+	// a reconciler that checks metadata such as the title ("edited") or the labels
+	// ("labeled", "unlabeled"). A result belongs to a commit: each such action creates a
+	// fresh run at the head commit, as a Re-run does, and the previous run is kept. The
+	// reconciler tells why it runs from the request's Trigger ("pull_request.edited").
+	PullRequestActions []string
 	// Commands are the binary's subcommands: `BINARY NAME ARGS...` starts the process (the
 	// configuration is read and validated, the clients are made) and runs Commands[NAME]
 	// with it instead of serving. Without arguments the binary serves.
@@ -217,7 +224,11 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	lookup, getenv := env.lookuper(), env.getenv()
 	cfg, cfgErr := config.Load(ctx, lookup)
 	rec, recErr := app.reconciler(ctx, lookup)
-	if err := errors.Join(cfgErr, recErr); err != nil {
+	var actionsErr error
+	if err := events.ValidatePullRequestActions(app.PullRequestActions); err != nil {
+		actionsErr = fmt.Errorf("worker: App.PullRequestActions: %w", err)
+	}
+	if err := errors.Join(cfgErr, recErr, actionsErr); err != nil {
 		return nil, err
 	}
 	cloud := env.cloud() // one for the start: the metadata server is asked for each value once
@@ -260,7 +271,8 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err != nil {
 		return nil, err
 	}
-	decoder := &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity}
+	decoder := &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity,
+		PullRequestActions: app.PullRequestActions}
 	p.Worker = &Worker[T]{
 		Manager:             sm,
 		Clients:             clients,

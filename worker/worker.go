@@ -461,6 +461,9 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		slog.Bool("rerun", req.Rerun),
 		slog.Int("delivery_attempt", attempt),
 	)
+	if req.Trigger != "" {
+		log = log.With(slog.String("trigger", req.Trigger))
+	}
 	// One flight per check run: a delivery joins the reconcile already running for its
 	// commit, except a rerun, which waits for a plain reconcile to end and then runs its own.
 	var (
