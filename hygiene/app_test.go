@@ -13,8 +13,8 @@ import (
 
 	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
-	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/hygiene"
 )
 
 // The reconciler checks the diff of the requested commit, whatever the pull request's head

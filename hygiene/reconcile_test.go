@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-github/v60/github"
-	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/hygiene"
 )
 
 const (

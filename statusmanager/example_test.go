@@ -6,8 +6,8 @@ import (
 	"log"
 
 	"github.com/prreconciler/prreconciler/events"
-	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
 // MyDetails is a reconciler's own status; its Markdown is what people see on the check run.

@@ -18,8 +18,8 @@ import (
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubapp"
-	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
 const (

@@ -15,8 +15,8 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/prreconciler/prreconciler/events"
-	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/events"
-	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

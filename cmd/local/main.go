@@ -30,8 +30,8 @@ import (
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/events"
-	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

@@ -19,8 +19,8 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/prreconciler/prreconciler/events"
-	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 )
 
 // The tests of this file run two or more worker processes at once on the real Pub/Sub

@@ -24,9 +24,9 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/prreconciler/prreconciler/config"
+	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
-	"github.com/prreconciler/prreconciler/githubtest"
 )
 
 var (

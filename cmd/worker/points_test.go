@@ -9,8 +9,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
-	"github.com/prreconciler/prreconciler/internal/relaytest"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/internal/relaytest"
 )
 
 // TestPointsPerPushEndToEnd publishes the two relay events of one push at a time to the

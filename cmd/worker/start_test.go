@@ -8,8 +8,8 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/worker"
 )
 

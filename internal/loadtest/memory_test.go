@@ -15,8 +15,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
-	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/internal/pubsubemu"
 )
 
 // procStatus reads VmRSS and VmHWM (kB) of pid.

@@ -17,9 +17,9 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/hygiene"
 	"github.com/prreconciler/prreconciler/internal/pubsubemu"
-	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/worker"
 )
 
