@@ -92,3 +92,17 @@ func ExampleProcess() {
 	// PRSIZE_MAX_LINES (default "400"): pull requests above this many changed lines are flagged
 	// PRSIZE_LABEL (default ""): a label that exempts a pull request
 }
+
+// MarkdownTable renders a configuration table for documentation (docs/configuration.md).
+func ExampleMarkdownTable() {
+	type own struct {
+		Policy string `env:"POLICY_FILE, required" required:"true" desc:"the policy to apply"`
+		Limit  int    `env:"POLICY_LIMIT, default=10" desc:"findings reported at most"`
+	}
+	fmt.Print(config.MarkdownTable(config.VariablesOf(own{})))
+	// Output:
+	// | variable | default | meaning |
+	// |---|---|---|
+	// | `POLICY_FILE` | required | the policy to apply |
+	// | `POLICY_LIMIT` | `10` | findings reported at most |
+}

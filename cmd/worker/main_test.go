@@ -64,20 +64,15 @@ func workerBinary(t *testing.T) string {
 	return binPath
 }
 
-// readmeVariables returns the variables of the README's configuration table.
-func readmeVariables(t *testing.T) []string {
+// documentedVariables returns the variables of docs/configuration.md's tables.
+func documentedVariables(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(configurationDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "## Configuration")
-	if !ok {
-		t.Fatal("README has no Configuration section")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
 	var names []string
-	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\|").FindAllStringSubmatch(section, -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\|").FindAllStringSubmatch(string(b), -1) {
 		names = append(names, m[1])
 	}
 	return names
@@ -88,20 +83,20 @@ func variables() []config.Variable {
 	return append(config.Variables(), config.VariablesOf(hygiene.Config{})...)
 }
 
-func TestREADMEDocumentsEveryVariable(t *testing.T) {
+func TestDocumentsEveryVariable(t *testing.T) {
 	var want []string
 	for _, v := range variables() {
 		want = append(want, v.Name)
 	}
-	got := readmeVariables(t)
+	got := documentedVariables(t)
 	sort.Strings(want)
 	sort.Strings(got)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("README documents %v\nthe worker reads %v", got, want)
+		t.Errorf("docs/configuration.md documents %v\nthe worker reads %v", got, want)
 	}
 }
 
-// TestEveryDocumentedVariable sets every variable the README documents and checks that each
+// TestEveryDocumentedVariable sets every variable docs/configuration.md documents and checks that each
 // one reaches the configuration.
 func TestEveryDocumentedVariable(t *testing.T) {
 	key := string(githubtest.NewTestServer(t).App().PrivateKeyPEM)
@@ -117,9 +112,9 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"RETRY_MINIMUM_BACKOFF": "60s", "RETRY_MAXIMUM_BACKOFF": "300s", "MIN_RETRY_WINDOW": "30m",
 		"GITHUB_BUDGET_RESERVE": "25", "GITHUB_RESET_JITTER": "5s",
 	}
-	for _, name := range readmeVariables(t) {
+	for _, name := range documentedVariables(t) {
 		if _, ok := values[name]; !ok {
-			t.Errorf("the README documents %s but this test does not set it", name)
+			t.Errorf("docs/configuration.md documents %s but this test does not set it", name)
 		}
 	}
 	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(values))
