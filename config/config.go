@@ -51,8 +51,8 @@ type Worker struct {
 	ResetJitter         time.Duration `env:"GITHUB_RESET_JITTER, default=30s" desc:"after GitHub's rate limit resets (or a pause it asked for ends), each instance waits a random delay up to this before starting new work, so instances do not stampede"`
 	RelayTypePrefix     string        `env:"RELAY_TYPE_PREFIX, default=dev.chainguard.github" desc:"CloudEvents type prefix of the webhook relay"`
 
-	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience (deployments not behind Cloud Run's IAM check)"`
-	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" desc:"with PUSH_AUDIENCE, the service account email the push token must carry"`
+	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience, for a worker not behind Cloud Run's IAM check (needs PUSH_SERVICE_ACCOUNT)"`
+	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" desc:"with PUSH_AUDIENCE, the service account emails a push token may carry (comma-separated, several for a rotation); required with it, since anyone can mint a Google token for any audience"`
 
 	LogLevel       string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
 	LogDestination string `env:"LOG_DESTINATION, default=auto" desc:"where logs go: stdout (JSON lines for the platform's agent), api (the Cloud Logging API; needs roles/logging.logWriter), or auto: stdout on Cloud Run, on GKE and beside a Pub/Sub emulator, else api when credentials and a project are found, else stdout"`
@@ -195,8 +195,17 @@ func (c *Worker) Validate() error {
 	if c.RelayTypePrefix == "" {
 		bad("RELAY_TYPE_PREFIX", "must not be empty")
 	}
-	if c.PushServiceAccount != "" && c.PushAudience == "" {
+	switch accounts := c.PushServiceAccounts(); {
+	case len(accounts) > 0 && c.PushAudience == "":
 		bad("PUSH_SERVICE_ACCOUNT", "needs PUSH_AUDIENCE")
+	case c.PushAudience != "" && len(accounts) == 0:
+		bad("PUSH_AUDIENCE", "needs PUSH_SERVICE_ACCOUNT: without it a token of any Google identity would be accepted")
+	default:
+		for _, a := range accounts {
+			if at := strings.Index(a, "@"); at < 1 || at == len(a)-1 || strings.ContainsAny(a, " \t/") {
+				bad("PUSH_SERVICE_ACCOUNT", "%q is not a service account email", a)
+			}
+		}
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
@@ -286,6 +295,17 @@ func RetryWindow(minBackoff, maxBackoff time.Duration, attempts int) time.Durati
 // MaxReconcileTimeout is the longest RECONCILE_TIMEOUT that fits in ACK_DEADLINE.
 func (c *Worker) MaxReconcileTimeout() time.Duration {
 	return c.AckDeadline - FinalWritesReserve - DeadlineMargin
+}
+
+// PushServiceAccounts returns the emails of PUSH_SERVICE_ACCOUNT, a comma-separated list.
+func (c *Worker) PushServiceAccounts() []string {
+	var out []string
+	for _, a := range strings.Split(c.PushServiceAccount, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Pull reports whether the worker pulls (either stage) instead of serving pushes.

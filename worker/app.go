@@ -326,7 +326,7 @@ func (p *Process[T]) Serve(ctx context.Context) error {
 		p.Logger.Info("worker listening for Pub/Sub pushes", "port", cfg.Port, "identity", cfg.Identity, "app_id", cfg.AppID,
 			"intake", p.Intake != nil, "reconcile_topic", cfg.ReconcileTopicName())
 		err := p.Worker.Serve(ctx, ":"+strconv.Itoa(cfg.Port), PushOptions{
-			Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount,
+			Audience: cfg.PushAudience, ServiceAccounts: cfg.PushServiceAccounts(),
 			MaxInFlight: cfg.MaxInFlight, ShutdownGrace: cfg.ShutdownGrace, Intake: p.Intake,
 		})
 		p.Logger.Info("worker stopped")

@@ -204,6 +204,12 @@ func TestPushRoutes(t *testing.T) {
 		{"root is reconcile", without, "POST", "/", wrapped(request("13", 7, sha1, false)), http.StatusNoContent},
 		{"unknown path", without, "POST", "/push", wrapped(request("14", 7, sha1, false)), http.StatusNotFound},
 		{"health", withIntake, "GET", "/healthz", nil, http.StatusOK},
+		{"health, HEAD", withIntake, "HEAD", "/healthz", nil, http.StatusOK},
+		{"a push to the health path does no work", withIntake, "POST", "/healthz", wrapped(request("15", 7, sha2, false)), http.StatusMethodNotAllowed},
+		{"GET of the reconcile path", without, "GET", "/reconcile", nil, http.StatusMethodNotAllowed},
+		{"GET of the root", without, "GET", "/", nil, http.StatusMethodNotAllowed},
+		{"PUT of the intake path", withIntake, "PUT", "/intake", wrapped(request("16", 7, sha2, false)), http.StatusMethodNotAllowed},
+		{"unknown path, GET", without, "GET", "/metrics", nil, http.StatusNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,13 +222,21 @@ func TestPushRoutes(t *testing.T) {
 			if resp.StatusCode != tt.want {
 				t.Fatalf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
 			}
+			if want := map[string]string{"/healthz": "GET, HEAD"}[tt.path]; tt.want == http.StatusMethodNotAllowed {
+				if want == "" {
+					want = "POST"
+				}
+				if got := resp.Header.Get("Allow"); got != want {
+					t.Errorf("%s %s: Allow %q, want %q", tt.method, tt.path, got, want)
+				}
+			}
 		})
 	}
 	if got := ps.receive(t, 1); !strings.Contains(string(got[0].Data), sha2) {
 		t.Errorf("intake published %s, want the request for %s", got[0].Data, sha2)
 	}
 	if rs := e.runs(sha2); len(rs) != 0 {
-		t.Errorf("the intake stage wrote %d check runs; it only publishes", len(rs))
+		t.Errorf("the intake stage (or a push to /healthz) wrote %d check runs", len(rs))
 	}
 }
 

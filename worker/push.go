@@ -37,8 +37,10 @@ type PushOptions struct {
 	// Bearer) for this audience and answer 401 otherwise. Leave it empty behind Cloud Run's
 	// own IAM check, which strips the token's signature.
 	Audience string
-	// ServiceAccount, with Audience, is the email the token must carry (email_verified).
-	ServiceAccount string
+	// ServiceAccounts are the emails a token may carry (verified, issued by Google); with
+	// Audience at least one is required, since anyone can mint a Google-signed token for any
+	// audience. Several allow a rotation.
+	ServiceAccounts []string
 	// Validator verifies tokens; nil means idtoken.Validate (tests inject their own).
 	Validator Validator
 	// MaxInFlight, when positive, bounds the pushes handled at once; beyond it a push waits
@@ -158,25 +160,22 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 //   - POST /reconcile (and POST /, the same) handles one pushed message with Handle;
 //   - POST /intake handles one with opts.Intake (the intake stage), and answers 503 when
 //     opts.Intake is nil, so that a misrouted subscription loses nothing;
-//   - GET /healthz answers 200.
+//   - GET (and HEAD) /healthz answers 200.
 //
 // A POST is answered 204 when the message may be acked, or a non-2xx status with a short
 // reason when it is nacked (400 invalid, 503 retry, 401 unauthenticated, 413 too large); it is
-// never answered 202, which the emulator treats as a nack. Other paths get 404. A reconcile
+// never answered 202, which the emulator treats as a nack. Another method on these paths gets
+// 405 with Allow (a POST to /healthz does no work); other paths get 404. A reconcile
 // push gets a deadline of AckDeadline (less a margin) from its arrival, so that it is
 // answered before Pub/Sub would push it again.
 //
-// PushHandler panics when the worker or opts.Intake is misconfigured (see Validate), as
+// PushHandler panics when the worker or opts.Intake is misconfigured (see Validate), or
+// opts.Audience is set without opts.ServiceAccounts, as
 // http.Handle does with a nil handler: an endpoint that would answer every push with a retry
 // must not start. Serve and ServeListener return the error instead.
 func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
-	if err := w.Validate(); err != nil {
+	if err := w.validatePush(opts); err != nil {
 		panic(err)
-	}
-	if opts.Intake != nil {
-		if err := opts.Intake.Validate(); err != nil {
-			panic(err)
-		}
 	}
 	reconcile := newPushEndpoint(w.logger(), opts, w.ackDeadline(), w.Handle)
 	var intake http.Handler
@@ -193,14 +192,44 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 	}
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/intake":
-			intake.ServeHTTP(rw, r)
-		case "/", "/reconcile", "/healthz":
-			reconcile.ServeHTTP(rw, r)
+		case "/healthz":
+			// A probe only: a push or a subscription pointed here must never do work.
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				rw.Header().Set("Allow", "GET, HEAD")
+				reply(rw, http.StatusMethodNotAllowed, "GET /healthz")
+				return
+			}
+			rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(rw, "ok\n")
+		case "/intake", "/", "/reconcile":
+			if r.Method != http.MethodPost {
+				rw.Header().Set("Allow", "POST")
+				reply(rw, http.StatusMethodNotAllowed, "POST a Pub/Sub push")
+				return
+			}
+			if r.URL.Path == "/intake" {
+				intake.ServeHTTP(rw, r)
+			} else {
+				reconcile.ServeHTTP(rw, r)
+			}
 		default:
 			reply(rw, http.StatusNotFound, "not found: POST /intake, /reconcile or /, GET /healthz")
 		}
 	})
+}
+
+// validatePush reports what makes the push endpoints unable to work, or unsafe.
+func (w *Worker[T]) validatePush(opts PushOptions) error {
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	if opts.Audience != "" && len(opts.ServiceAccounts) == 0 {
+		return errors.New("worker: PushOptions.Audience without ServiceAccounts would accept a token of any Google identity; name the accounts that push")
+	}
+	if opts.Intake != nil {
+		return opts.Intake.Validate()
+	}
+	return nil
 }
 
 // newPushEndpoint is the push endpoint of one stage: authentication, the in-flight limit,
@@ -220,16 +249,6 @@ func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration,
 		slots = make(chan struct{}, opts.MaxInFlight)
 	}
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-			rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(rw, "ok\n")
-			return
-		}
-		if r.Method != http.MethodPost {
-			rw.Header().Set("Allow", "POST")
-			reply(rw, http.StatusMethodNotAllowed, "POST a Pub/Sub push")
-			return
-		}
 		ctx := r.Context()
 		if deadline > 0 {
 			// Pub/Sub's ack deadline runs from the push, not from when a slot frees up.
@@ -238,7 +257,7 @@ func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration,
 			defer cancel()
 		}
 		if opts.Audience != "" {
-			if err := checkToken(r, validate, opts.Audience, opts.ServiceAccount); err != nil {
+			if err := checkToken(r, validate, opts.Audience, opts.ServiceAccounts); err != nil {
 				log.LogAttrs(ctx, slog.LevelWarn, "push refused: "+err.Error())
 				reply(rw, http.StatusUnauthorized, "unauthorized")
 				return
@@ -297,8 +316,9 @@ func reply(rw http.ResponseWriter, status int, msg string) {
 }
 
 // checkToken verifies the request's OIDC token: signature, audience and expiry by validate,
-// then Google's issuer and, when sa is set, the verified email.
-func checkToken(r *http.Request, validate Validator, audience, sa string) error {
+// then Google's issuer and a verified email that is one of accounts. It fails closed: with no
+// accounts no token passes.
+func checkToken(r *http.Request, validate Validator, audience string, accounts []string) error {
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {
@@ -311,14 +331,16 @@ func checkToken(r *http.Request, validate Validator, audience, sa string) error 
 	if p.Issuer != "https://accounts.google.com" && p.Issuer != "accounts.google.com" {
 		return fmt.Errorf("token issuer %q is not Google", p.Issuer)
 	}
-	if sa != "" {
-		email, _ := p.Claims["email"].(string)
-		verified, _ := p.Claims["email_verified"].(bool)
-		if !strings.EqualFold(email, sa) || !verified {
-			return fmt.Errorf("token email %q (verified %v) is not %s", email, verified, sa)
+	email, _ := p.Claims["email"].(string)
+	if verified, _ := p.Claims["email_verified"].(bool); !verified {
+		return fmt.Errorf("token email %q is not verified", email)
+	}
+	for _, a := range accounts {
+		if a != "" && strings.EqualFold(email, a) {
+			return nil
 		}
 	}
-	return nil
+	return fmt.Errorf("token email %q is not an accepted push service account", email)
 }
 
 var errShutdown = errors.New("worker: shutdown grace period over")
@@ -338,15 +360,9 @@ func (w *Worker[T]) Serve(ctx context.Context, addr string, opts PushOptions) er
 // ServeListener is Serve on a listener of the caller's; it closes l. It refuses to start
 // when the worker or opts.Intake is misconfigured.
 func (w *Worker[T]) ServeListener(ctx context.Context, l net.Listener, opts PushOptions) error {
-	if err := w.Validate(); err != nil {
+	if err := w.validatePush(opts); err != nil {
 		l.Close()
 		return err
-	}
-	if opts.Intake != nil {
-		if err := opts.Intake.Validate(); err != nil {
-			l.Close()
-			return err
-		}
 	}
 	return serve(ctx, l, w.PushHandler(opts), opts.ShutdownGrace, w.logger())
 }

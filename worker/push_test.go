@@ -160,26 +160,45 @@ func TestPushOIDC(t *testing.T) {
 			return &idtoken.Payload{Issuer: "https://accounts.google.com", Audience: aud, Claims: map[string]any{"email": sa, "email_verified": false}}, nil
 		case "other-issuer":
 			return &idtoken.Payload{Issuer: "https://evil.example.com", Audience: aud, Claims: map[string]any{"email": sa, "email_verified": true}}, nil
+		case "stranger":
+			// Anyone can have Google sign a token for any audience: a valid token proves nothing
+			// about who pushes.
+			return &idtoken.Payload{Issuer: "accounts.google.com", Audience: aud, Claims: map[string]any{"email": "stranger@gmail.com", "email_verified": true}}, nil
+		case "next-sa":
+			return &idtoken.Payload{Issuer: "accounts.google.com", Audience: aud, Claims: map[string]any{"email": "next@p.iam.gserviceaccount.com", "email_verified": true}}, nil
+		case "no-verified-claim":
+			return &idtoken.Payload{Issuer: "https://accounts.google.com", Audience: aud, Claims: map[string]any{"email": sa}}, nil
 		}
 		return nil, errors.New("bad signature")
 	}
+	rotation := []string{sa, "next@p.iam.gserviceaccount.com"}
 	for _, tt := range []struct {
 		name, audience, auth string
+		accounts             []string
 		want                 int
 	}{
-		{"off, no token", "", "", 204},
-		{"on, good token", aud, "Bearer good", 204},
-		{"on, no token", aud, "", 401},
-		{"on, not bearer", aud, "Basic good", 401},
-		{"on, bad signature", aud, "Bearer forged", 401},
-		{"on, other service account", aud, "Bearer other-sa", 401},
-		{"on, email not verified", aud, "Bearer unverified", 401},
-		{"on, other issuer", aud, "Bearer other-issuer", 401},
+		{"off, no token", "", "", nil, 204},
+		{"on, good token", aud, "Bearer good", nil, 204},
+		{"on, no token", aud, "", nil, 401},
+		{"on, not bearer", aud, "Basic good", nil, 401},
+		{"on, bad signature", aud, "Bearer forged", nil, 401},
+		{"on, other service account", aud, "Bearer other-sa", nil, 401},
+		{"on, email not verified", aud, "Bearer unverified", nil, 401},
+		{"on, no email_verified claim", aud, "Bearer no-verified-claim", nil, 401},
+		{"on, other issuer", aud, "Bearer other-issuer", nil, 401},
+		{"on, a stranger's Google token", aud, "Bearer stranger", nil, 401},
+		{"rotation, the old account", aud, "Bearer good", rotation, 204},
+		{"rotation, the new account", aud, "Bearer next-sa", rotation, 204},
+		{"rotation, a stranger", aud, "Bearer stranger", rotation, 401},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &counter{}
 			e := newEnv(t, c.reconcile)
-			h := e.w.PushHandler(worker.PushOptions{Audience: tt.audience, ServiceAccount: sa, Validator: validator})
+			accounts := tt.accounts
+			if accounts == nil {
+				accounts = []string{sa}
+			}
+			h := e.w.PushHandler(worker.PushOptions{Audience: tt.audience, ServiceAccounts: accounts, Validator: validator})
 			header := http.Header{}
 			if tt.auth != "" {
 				header.Set("Authorization", tt.auth)
@@ -192,6 +211,27 @@ func TestPushOIDC(t *testing.T) {
 				t.Errorf("reconciler called %d times, want %d", c.n(), wantCalls)
 			}
 		})
+	}
+}
+
+// An audience without accounts would accept any Google identity: the endpoint does not start.
+func TestPushOIDCFailsClosed(t *testing.T) {
+	e := newEnv(t, succeed)
+	opts := worker.PushOptions{Audience: "https://worker.example.com"}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("PushHandler with an audience and no service accounts did not panic")
+			}
+		}()
+		e.w.PushHandler(opts)
+	}()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.w.ServeListener(context.Background(), l, opts); err == nil || !strings.Contains(err.Error(), "ServiceAccounts") {
+		t.Errorf("ServeListener = %v, want an error naming ServiceAccounts", err)
 	}
 }
 
