@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DefaultTypePrefix is the CloudEvents type prefix of the webhook relay: a GitHub event E
@@ -398,9 +399,21 @@ func (c *decoding) jsonError(prefix, where string, err error) error {
 		if n, uerr := strconv.Unquote(name); uerr == nil {
 			name = n
 		}
-		return c.invalid(join(name), "is not a field of a reconcile request", err)
+		return c.invalid(join(fieldName(name)), "is not a field of a reconcile request", err)
 	}
 	return c.invalid(where, "is not valid JSON: "+err.Error(), err)
+}
+
+// fieldName is a JSON key as a segment of a field path: quoted when it is empty or would be
+// unreadable or ambiguous in a path (a non-printable character, a space, a quote, '.', '[' or
+// ']'), so that an error always names its field visibly.
+func fieldName(key string) string {
+	if key == "" || strings.IndexFunc(key, func(r rune) bool {
+		return !unicode.IsPrint(r) || unicode.IsSpace(r) || strings.ContainsRune(`".[]`, r)
+	}) >= 0 {
+		return strconv.Quote(key)
+	}
+	return key
 }
 
 // kindName names a Go type as the JSON it wants.
