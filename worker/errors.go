@@ -2,8 +2,6 @@ package worker
 
 import (
 	"errors"
-
-	"github.com/prreconciler/prreconciler/githubapp"
 )
 
 // classified marks an error as transient or permanent, overriding IsTransient's guess.
@@ -34,15 +32,20 @@ func Permanent(err error) error {
 }
 
 // IsTransient reports whether err is worth a retry. The outermost Transient or Permanent mark
-// decides; an unmarked error is classified by githubapp.IsTransient, the module's one
-// classifier of failures (GitHub 5xx, 408, 429, rate limits, deadlines and cancellations,
-// network failures are transient; the rest, the statusmanager's ErrInvalidStatus and
-// ErrStatusTooLarge among them, permanent). The worker gives it to every status session
-// (statusmanager.Session.SetRetry), so a status write is retried on the same terms.
+// decides. An unmarked error is permanent only when it is known to be final: a GitHub answer
+// that githubapp.IsTransient does not call transient (404, 401, 403, 422, …), a certificate
+// GitHub's host does not pass, or a status GitHub would refuse (the statusmanager's
+// ErrInvalidStatus and ErrStatusTooLarge). Any other error, such as a plain error of a
+// reconciler or of another service, is transient: it is retried, and the run is completed as
+// failed at the last delivery attempt. The worker also gives IsTransient to every status
+// session (statusmanager.Session.SetRetry), so status writes are retried on the same terms.
 func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
 	var c *classified
 	if errors.As(err, &c) {
 		return c.transient
 	}
-	return githubapp.IsTransient(err)
+	return !knownPermanent(err)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubtest"
+	"github.com/prreconciler/prreconciler/statusmanager"
 	"github.com/prreconciler/prreconciler/worker"
 )
 
@@ -353,7 +354,8 @@ func TestIsTransient(t *testing.T) {
 		want bool
 	}{
 		{nil, false},
-		{errors.New("plain"), false},
+		{errors.New("plain"), true}, // not known to be final: retried, as a reconciler's plain error is
+		{fmt.Errorf("read status: %w", statusmanager.ErrStatusTooLarge), false},
 		{worker.Transient(errors.New("x")), true},
 		{worker.Permanent(context.DeadlineExceeded), false},
 		{fmt.Errorf("wrapped: %w", worker.Transient(errors.New("x"))), true},

@@ -8,25 +8,21 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
-// reconcileError is how an error the reconciler returned is handled. A Transient or
-// Permanent mark decides. An unmarked error is permanent only when it is known to be final:
-// a GitHub answer that IsTransient does not call transient (404, 401, 403, 422, …), a
-// certificate GitHub's host does not pass, a status GitHub would refuse. Anything else (an
-// error of another service, of the reconciler's own making) is not known to be final, so it
-// is retried, and the run is completed as failed at the last delivery attempt: a passing
-// outage never becomes a red check, and nothing is retried forever.
+// reconcileError marks an error the reconciler returned as IsTransient classifies it, so that
+// what happens to the message is decided once.
 func reconcileError(err error) error {
 	var c *classified
 	if errors.As(err, &c) {
 		return err
 	}
-	if knownPermanent(err) {
-		return Permanent(err)
+	if IsTransient(err) {
+		return Transient(err)
 	}
-	return Transient(err)
+	return Permanent(err)
 }
 
 // knownPermanent reports whether err is a failure that retrying cannot change.
@@ -34,7 +30,7 @@ func knownPermanent(err error) bool {
 	if errors.Is(err, statusmanager.ErrInvalidStatus) || errors.Is(err, statusmanager.ErrStatusTooLarge) {
 		return true
 	}
-	if IsTransient(err) {
+	if githubapp.IsTransient(err) {
 		return false
 	}
 	var er *github.ErrorResponse
