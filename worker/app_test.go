@@ -148,13 +148,27 @@ func TestReconcilerLogsCarryTheRequestLabels(t *testing.T) {
 	if o, err := e.w.Handle(context.Background(), request("m1", 7, sha1, false)); o != worker.OutcomeReconciled {
 		t.Fatalf("%s, %v", o, err)
 	}
+	// The documented labels: pr_url, sha and delivery_id on every record of a message, which
+	// the details link selects by; outcome only on the record of its outcome, written once it
+	// is known.
+	var reconciler, outcome string
 	for _, line := range strings.Split(e.log.String(), "\n") {
-		if strings.Contains(line, "sized the pull request") {
-			for _, l := range []string{`"pr_url":"` + prURL(7) + `"`, `"sha":"` + sha1 + `"`, `"delivery_id":"m1"`, `"files":3`} {
-				contains(t, "record", line, l)
-			}
-			return
+		switch {
+		case strings.Contains(line, "sized the pull request"):
+			reconciler = line
+		case strings.Contains(line, `"outcome":"reconciled"`):
+			outcome = line
 		}
 	}
-	t.Errorf("no record of the reconciler in the log:\n%s", e.log.String())
+	if reconciler == "" || outcome == "" {
+		t.Fatalf("want a record of the reconciler and one of the outcome in the log:\n%s", e.log.String())
+	}
+	for _, l := range []string{`"pr_url":"` + prURL(7) + `"`, `"sha":"` + sha1 + `"`, `"delivery_id":"m1"`} {
+		contains(t, "the reconciler's record", reconciler, l)
+		contains(t, "the outcome record", outcome, l)
+	}
+	contains(t, "the reconciler's record", reconciler, `"files":3`)
+	if strings.Contains(reconciler, `"outcome"`) {
+		t.Errorf("the reconciler's record carries an outcome before it is known: %s", reconciler)
+	}
 }
