@@ -195,3 +195,31 @@ type clientOf struct{ c *github.Client }
 func (c clientOf) Client(context.Context, string, string, int64) (*github.Client, error) {
 	return c.c, nil
 }
+
+// IN_PROGRESS_AFTER reaches the Worker: unset is the default, 0 means in_progress first.
+func TestStartWiresInProgressAfter(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  time.Duration
+	}{{"", worker.DefaultInProgressAfter}, {"0", -1}, {"2s", 2 * time.Second}} {
+		t.Run(tt.value, func(t *testing.T) {
+			gh := githubtest.NewTestServer(t)
+			vars := map[string]string{}
+			if tt.value != "" {
+				vars["IN_PROGRESS_AFTER"] = tt.value
+			}
+			p, err := worker.Start(context.Background(), worker.App[notes]{Reconcile: succeed}, appEnv(gh, vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			got := p.Worker.InProgressAfter
+			if got == 0 {
+				got = worker.DefaultInProgressAfter
+			}
+			if got != tt.want && (tt.want >= 0 || got >= 0) {
+				t.Errorf("IN_PROGRESS_AFTER=%q: Worker.InProgressAfter %s, want %s", tt.value, p.Worker.InProgressAfter, tt.want)
+			}
+		})
+	}
+}
