@@ -149,8 +149,8 @@ func TestLatencyInProgressAfter(t *testing.T) {
 	}
 	beside := gh.RateLimitUsed()
 	t.Logf("a duplicate on another instance: %d point now, %d with the comparison beside the list", listOnly, beside)
-	emit(t, "diff-beside", "a duplicate of a completed commit on another instance", listOnly, beside)
-	emit(t, "diff-beside", "a new commit, round trips to GitHub before the completed write", 2, 1)
+	emit(t, "diff-beside", "a duplicate of a completed commit on another instance: rate-limit points", listOnly, beside)
+	emit(t, "diff-beside", "a new commit: sequential round trips to GitHub before the completed write", 2, 1)
 }
 
 // percentile is the p-th percentile (0-100) of ds.
