@@ -164,7 +164,7 @@ func TestAllocsPerMessage(t *testing.T) {
 	})
 	t.Logf("allocations per message: skip %.0f, new SHA %.0f (worker, go-github and the in-process fake)", skip, full)
 	emit(t, "allocs", "skip (a commit this process completed: no request)", skip)
-	emit(t, "allocs", "new SHA (3 requests)", full)
+	emit(t, "allocs", "new SHA (2 requests)", full)
 }
 
 // BenchmarkHandleSkip is a repeated skip through worker.Handle of a commit this process
@@ -187,7 +187,7 @@ func BenchmarkHandleSkip(b *testing.B) {
 	b.ReportMetric(float64(e.gh.RateLimitUsed())/float64(b.N), "ratelimit/msg")
 }
 
-// BenchmarkHandleNewSHA is a new SHA each message: list, create in_progress, complete.
+// BenchmarkHandleNewSHA is a new SHA each message: list, the run created completed.
 func BenchmarkHandleNewSHA(b *testing.B) {
 	ctx := context.Background()
 	e := newEnv(b, envOpts{})
