@@ -69,9 +69,10 @@ type ClientFactory interface {
 
 // Admitter admits a reconcile by its installation's GitHub budget before anything is sent;
 // *githubapp.Factory implements it. When a Worker's Clients implements it, a commit is
-// started (its in_progress run created) only when the budget covers finishing it: otherwise
-// the message is nacked before any request, and the refusal, transient, says when the budget
-// returns.
+// started (its runs listed) only when the budget covers finishing it: otherwise the message
+// is nacked before any request, and the refusal, transient, says when the budget returns. A
+// reconcile that outlasts InProgressAfter is admitted again for its in_progress write (1
+// point), which is left out when refused.
 type Admitter interface {
 	Admit(ctx context.Context, owner, repo string, installationID int64, cost int) (release func(), err error)
 }
@@ -156,8 +157,9 @@ func deadlineMargin(ackDeadline time.Duration) time.Duration {
 }
 
 // Worker handles reconcile messages: it decodes them, and for each request opens a session
-// of Manager, skips SHAs already completed, writes in_progress, runs Reconcile under Timeout
-// and writes the completed run, and only then says the message may be acked. Set the
+// of Manager, skips SHAs already completed, runs Reconcile under Timeout (writing the run
+// in_progress if it outlasts InProgressAfter) and writes the completed run, and only then
+// says the message may be acked. Set the
 // exported fields before the first call and do not change them afterwards; a Worker is safe
 // for concurrent use.
 type Worker[T any] struct {
