@@ -223,3 +223,30 @@ func TestStartWiresInProgressAfter(t *testing.T) {
 		})
 	}
 }
+
+// A reconcile that outlasts InProgressAfter and then panics, or fails permanently, ends in
+// one run completed as failed: the failure write comes after the in_progress one.
+func TestInProgressThenFailure(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		fail func() (*worker.Result[notes], error)
+	}{
+		{"panic", func() (*worker.Result[notes], error) { panic("boom") }},
+		{"permanent error", func() (*worker.Result[notes], error) { return nil, worker.Permanent(errors.New("bad input")) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var e *env
+			e = newEnv(t, func(ctx context.Context, req *events.Request, gh *github.Client) (*worker.Result[notes], error) {
+				if err := waitInProgress(ctx, e.gh); err != nil {
+					return nil, err
+				}
+				return tt.fail()
+			})
+			e.w.InProgressAfter = time.Millisecond
+			handle(t, e.w, request("1", 7, sha1, false), worker.OutcomeFailed)
+			if rs := e.runs(sha1); len(rs) != 1 || rs[0].Status != "completed" || rs[0].Conclusion != "failure" {
+				t.Fatalf("runs = %+v, want one completed failure", rs)
+			}
+		})
+	}
+}

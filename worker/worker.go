@@ -653,6 +653,8 @@ func (r *run[T]) do() (Outcome, error) {
 	} else {
 		// The run is created completed by one write, unless the reconcile outlasts after.
 		slow = r.progressAfter(after, title)
+		// Also when a panic unwinds past here: the failure write must come after it.
+		defer slow.wait()
 	}
 
 	res, err := r.reconcile(gh)
@@ -688,6 +690,7 @@ type progress struct {
 	done    chan struct{}
 	wrote   bool
 	release func() // of the budget point the write was admitted for
+	waited  bool
 }
 
 // progressAfter writes the run in_progress, titled title, if the reconcile has not ended
@@ -726,12 +729,14 @@ func (r *run[T]) progressAfter(d time.Duration, title string) *progress {
 }
 
 // wait stops the timer, or waits for the write it started to end; it reports whether the
-// run was written in_progress.
+// run was written in_progress. Only the goroutine of the reconcile calls it, once or more.
 func (p *progress) wait() bool {
-	if p.timer.Stop() {
-		return false
+	if !p.waited {
+		p.waited = true
+		if !p.timer.Stop() {
+			<-p.done
+		}
 	}
-	<-p.done
 	return p.wrote
 }
 
