@@ -41,6 +41,7 @@ type Worker struct {
 
 	MaxInFlight         int           `env:"MAX_IN_FLIGHT, default=10" desc:"messages reconciled at once (pull mode's flow control; in push mode further pushes wait for a slot)"`
 	ReconcileTimeout    time.Duration `env:"RECONCILE_TIMEOUT, default=5m" desc:"deadline of the reconciler itself; with 2m for the final status writes and a 10s margin it must fit in ACK_DEADLINE (at most 7m50s at the default)"`
+	InProgressAfter     time.Duration `env:"IN_PROGRESS_AFTER, default=3s" desc:"how long a reconcile runs before its check run is written in_progress; one that ends sooner creates its run completed in one write (a rate-limit point less per commit); 0 writes in_progress before every reconcile"`
 	ShutdownGrace       time.Duration `env:"SHUTDOWN_GRACE, default=8s" desc:"on SIGTERM, how long in-flight work may finish before it is nacked"`
 	MaxDeliveryAttempts int           `env:"MAX_DELIVERY_ATTEMPTS, default=15" desc:"the dead-letter policy's max_delivery_attempts; at the last attempt a transient failure completes the run as failed"`
 	RetryMinBackoff     time.Duration `env:"RETRY_MINIMUM_BACKOFF, default=10s" desc:"the subscription retry policy's minimum_backoff (for the retry window check)"`
@@ -154,6 +155,9 @@ func (c *Worker) Validate() error {
 	if most := c.MaxReconcileTimeout(); c.ReconcileTimeout <= 0 || c.ReconcileTimeout > most {
 		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most %s: ACK_DEADLINE %s less %s for the final status writes and a %s margin",
 			c.ReconcileTimeout, most, c.AckDeadline, FinalWritesReserve, DeadlineMargin)
+	}
+	if c.InProgressAfter < 0 || c.InProgressAfter > c.ReconcileTimeout {
+		bad("IN_PROGRESS_AFTER", "%s must be between 0s and RECONCILE_TIMEOUT %s", c.InProgressAfter, c.ReconcileTimeout)
 	}
 	if c.ShutdownGrace < 0 {
 		bad("SHUTDOWN_GRACE", "must not be negative")

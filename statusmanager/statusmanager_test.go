@@ -871,3 +871,71 @@ func TestExternalID(t *testing.T) {
 		})
 	}
 }
+
+// A completed status where the session has no run of ours to update creates the run
+// completed: one request up to 50 annotations, then one more per 50, and no read.
+func TestCompletedCreateInOneWrite(t *testing.T) {
+	for _, n := range []int{0, 1, 50, 51, 120} {
+		for _, tt := range []struct {
+			name string
+			prep func(t *testing.T, e *env, s *statusmanager.Session[details])
+		}{
+			{"a session that never read", func(*testing.T, *env, *statusmanager.Session[details]) {}},
+			{"a session that read no run", func(t *testing.T, e *env, s *statusmanager.Session[details]) {
+				_, err := s.ObservedState(context.Background())
+				must(t, err)
+			}},
+			{"a session whose run is completed (a rerun)", func(t *testing.T, e *env, s *statusmanager.Session[details]) {
+				must(t, e.session().SetActualState(context.Background(), "Done", completed("success", details{})))
+				_, err := s.ObservedState(context.Background())
+				must(t, err)
+			}},
+		} {
+			t.Run(fmt.Sprintf("%d annotations, %s", n, tt.name), func(t *testing.T) {
+				e := newEnv(t)
+				s := e.session()
+				tt.prep(t, e, s)
+				e.srv.ResetCounters()
+				must(t, s.SetActualState(context.Background(), "Done", completed("failure", details{Lines: n})))
+				wantUpdates := max(0, (n+49)/50-1)
+				if c, u, all := e.srv.Count(githubtest.RouteCreateCheckRun), e.srv.Count(githubtest.RouteUpdateCheckRun), len(e.srv.Requests()); c != 1 || u != wantUpdates || all != 1+wantUpdates {
+					t.Errorf("%d creates, %d updates, %d requests; want 1, %d, %d", c, u, all, wantUpdates, 1+wantUpdates)
+				}
+				runs := e.runs(t)
+				r := runs[len(runs)-1]
+				if r.Status != "completed" || r.Conclusion != "failure" || r.Title != "Done" {
+					t.Fatalf("newest run %s/%s %q", r.Status, r.Conclusion, r.Title)
+				}
+				assertAnnotationsOnce(t, r, n)
+			})
+		}
+	}
+}
+
+// A worker that dies after the create of a completed run with more than 50 annotations
+// leaves it open with the first 50; the next attempt completes it with the rest.
+func TestRedoneDirectCreateContinuesAnnotations(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	rt := &breakAfter{base: e.gh.Client().Transport, patches: 0}
+	broken := github.NewClient(&http.Client{Transport: rt})
+	broken.BaseURL = e.gh.BaseURL
+	if err := e.sm.NewSession(broken, e.res, sha).SetActualState(ctx, "Done", completed("failure", details{Lines: 120})); err == nil {
+		t.Fatal("the broken attempt succeeded")
+	}
+	if r := e.runs(t); len(r) != 1 || r[0].Status != "in_progress" || len(r[0].Annotations) != 50 {
+		t.Fatalf("after the broken attempt: %+v, want one in_progress run with 50 annotations", r)
+	}
+	s := e.session()
+	st, err := s.ObservedState(ctx)
+	must(t, err)
+	if st == nil || st.Status != "in_progress" {
+		t.Fatalf("read %+v, want the open status", st)
+	}
+	must(t, s.SetActualState(ctx, "Done", completed("failure", details{Lines: 120})))
+	r := e.runs(t)
+	if len(r) != 1 || r[0].Status != "completed" {
+		t.Fatalf("runs = %+v", r)
+	}
+	assertAnnotationsOnce(t, r[0], 120)
+}

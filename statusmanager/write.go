@@ -36,6 +36,13 @@ const (
 // When the details implement Annotated, Annotations() is the complete list for the run: each
 // write appends only the annotations beyond those the run already has, 50 a request, so every
 // annotation is written once even when a write is retried or a crashed attempt is redone.
+//
+// A completed status written where the session has no run of ours to update (none exists,
+// or the newest is completed, or after ResetForRerun) creates the run completed in one
+// request, annotations included: a reconciler need not write in_progress first, and one
+// that ends quickly saves that request. With more than 50 annotations the create carries
+// the first 50 and keeps the run open, and updates append the rest, the last completing it,
+// so that a crash between them never leaves a completed run without all its annotations.
 // The summary shows the details' Markdown only when the status is completed; a queued or
 // in-progress run shows ProgressMarkdown(title) instead, so a run never displays results it
 // does not have yet. A panic in the details' Markdown or Annotations method is recovered and

@@ -283,6 +283,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 		AckDeadline:         cfg.AckDeadline,
 		MaxDeliveryAttempts: cfg.MaxDeliveryAttempts,
 		Cost:                app.Cost,
+		InProgressAfter:     inProgressAfter(cfg.InProgressAfter),
 	}
 	if err := p.Worker.Validate(); err != nil {
 		return nil, err

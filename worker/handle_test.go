@@ -76,8 +76,9 @@ func TestHandleOutcomes(t *testing.T) {
 			if n := len(e.runs(sha1)); n != 1 {
 				t.Errorf("%d runs, want 1", n)
 			}
-			if c, u := e.gh.Count(githubtest.RouteCreateCheckRun), e.gh.Count(githubtest.RouteUpdateCheckRun); c != 1 || u != 1 {
-				t.Errorf("creates %d, updates %d; want 1 and 1 (the skips write nothing)", c, u)
+			// The reconcile created its run completed in one write; the skips write nothing.
+			if c, u := e.gh.Count(githubtest.RouteCreateCheckRun), e.gh.Count(githubtest.RouteUpdateCheckRun); c != 1 || u != 0 {
+				t.Errorf("creates %d, updates %d; want 1 and 0 (the skips write nothing)", c, u)
 			}
 		},
 	}, {
@@ -134,6 +135,24 @@ func TestHandleOutcomes(t *testing.T) {
 	}, {
 		name: "GitHub 502 on the status write is transient, then recovers",
 		setup: func(e *env) {
+			e.gh.FailNext(githubtest.RouteCreateCheckRun, 4, 502) // the statusmanager tries a write 4 times
+		},
+		steps: []step{
+			{request("1", 7, sha1, false), worker.OutcomeRetry},
+			{request("1", 7, sha1, false), worker.OutcomeReconciled},
+		},
+		// The create is the completed write, after the reconciler: the first attempt
+		// reconciled, failed to write, and left a run saying it will retry.
+		wantCalls: 2,
+		check: func(t *testing.T, e *env) {
+			if rs := e.runs(sha1); len(rs) != 1 || rs[0].Conclusion != "success" {
+				t.Fatalf("runs = %+v, want one completed success", rs)
+			}
+		},
+	}, {
+		name: "GitHub 502 on the in_progress write (IN_PROGRESS_AFTER=0) is transient, then recovers",
+		setup: func(e *env) {
+			e.w.InProgressAfter = -1
 			e.gh.FailNext(githubtest.RouteCreateCheckRun, 4, 502) // the statusmanager tries a write 4 times
 		},
 		steps: []step{

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -62,38 +63,72 @@ func TestRerunRedeliveredToAnotherInstance(t *testing.T) {
 
 // The completed write took effect but its answer never came and the re-read failed too: the
 // worker reads the status again before deciding, sees it completed, and acks, without a
-// second run or a second copy of the annotations.
+// second run or a second copy of the annotations. The completed write is the run's create
+// (the reconcile ended within InProgressAfter) or the update of its in_progress run.
 func TestCompletedWriteAppliedAnswerLost(t *testing.T) {
-	e := newEnv(t, (&counter{}).reconcile)
-	// The first update completes the run but answers 502; the statusmanager's re-read of
-	// the run (GET) fails too, so SetActualState returns an error.
-	e.gh.FailNextAfterApply(githubtest.RouteUpdateCheckRun, 1, http.StatusBadGateway)
-	e.gh.FailNext(githubtest.RouteGetCheckRun, 10, http.StatusBadGateway)
-	handle(t, e.w, request("1", 7, sha1, false), worker.OutcomeReconciled)
-	rs := e.runs(sha1)
-	if len(rs) != 1 || rs[0].Status != "completed" || len(rs[0].Annotations) != 1 {
-		t.Fatalf("runs = %+v, want one completed run with one annotation", rs)
+	for _, tt := range []struct {
+		name            string
+		inProgressAfter time.Duration
+		write, reread   githubtest.Route
+		rereads         int
+	}{
+		// The statusmanager re-reads the created run by listing the commit's runs: the first
+		// list fails; the worker's own read (a list too) succeeds.
+		{"create, completed", 0, githubtest.RouteCreateCheckRun, githubtest.RouteListCheckRunsForRef, 1},
+		{"update of the in_progress run", -1, githubtest.RouteUpdateCheckRun, githubtest.RouteGetCheckRun, 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var e *env
+			// Armed by the reconciler, after the worker's first read of the status: the
+			// completed write applies but answers 502; the statusmanager's re-read of the
+			// run fails too, so SetActualState returns an error.
+			e = newEnv(t, (&counter{fn: func(ctx context.Context, req *events.Request, gh *github.Client) (*worker.Result[notes], error) {
+				e.gh.FailNextAfterApply(tt.write, 1, http.StatusBadGateway)
+				e.gh.FailNext(tt.reread, tt.rereads, http.StatusBadGateway)
+				return succeed(ctx, req, gh)
+			}}).reconcile)
+			e.w.InProgressAfter = tt.inProgressAfter
+			handle(t, e.w, request("1", 7, sha1, false), worker.OutcomeReconciled)
+			rs := e.runs(sha1)
+			if len(rs) != 1 || rs[0].Status != "completed" || len(rs[0].Annotations) != 1 {
+				t.Fatalf("runs = %+v, want one completed run with one annotation", rs)
+			}
+			if strings.Contains(rs[0].Title, "retry") {
+				t.Errorf("title %q: the completed run was overwritten with a retry note", rs[0].Title)
+			}
+			handle(t, e.w, request("2", 7, sha1, false), worker.OutcomeSkipped)
+		})
 	}
-	if strings.Contains(rs[0].Title, "retry") {
-		t.Errorf("title %q: the completed run was overwritten with a retry note", rs[0].Title)
-	}
-	handle(t, e.w, request("2", 7, sha1, false), worker.OutcomeSkipped)
 }
 
-// A transient failure after the reconcile leaves the run open with a note, but the note
-// carries no details: their annotations go only with the completed write.
+// A transient failure after the reconcile leaves a run open with a note, but the note
+// carries no details: their annotations go only with the completed write. The completed
+// write is the run's create when the reconcile ended within InProgressAfter, else the update
+// of its in_progress run.
 func TestTransientNoteCarriesNoAnnotations(t *testing.T) {
-	e := newEnv(t, (&counter{}).reconcile)
-	e.gh.FailNext(githubtest.RouteUpdateCheckRun, 4, http.StatusBadGateway)
-	handle(t, e.w, request("1", 7, sha1, false), worker.OutcomeRetry)
-	rs := e.runs(sha1)
-	if len(rs) != 1 || rs[0].Status != "in_progress" || len(rs[0].Annotations) != 0 || !strings.Contains(rs[0].Title, "will retry") {
-		t.Fatalf("runs = %+v", rs)
-	}
-	handle(t, e.w, request("1", 7, sha1, false), worker.OutcomeReconciled)
-	rs = e.runs(sha1)
-	if len(rs) != 1 || rs[0].Status != "completed" || len(rs[0].Annotations) != 1 {
-		t.Fatalf("runs = %+v, want one completed run with its one annotation", rs)
+	for _, tt := range []struct {
+		name            string
+		inProgressAfter time.Duration
+		write           githubtest.Route
+	}{
+		{"no run yet", 0, githubtest.RouteCreateCheckRun},
+		{"the in_progress run", -1, githubtest.RouteUpdateCheckRun},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, (&counter{}).reconcile)
+			e.w.InProgressAfter = tt.inProgressAfter
+			e.gh.FailNext(tt.write, 4, http.StatusBadGateway)
+			handle(t, e.w, request("1", 7, sha1, false), worker.OutcomeRetry)
+			rs := e.runs(sha1)
+			if len(rs) != 1 || rs[0].Status != "in_progress" || len(rs[0].Annotations) != 0 || !strings.Contains(rs[0].Title, "will retry") {
+				t.Fatalf("runs = %+v", rs)
+			}
+			handle(t, e.w, request("1", 7, sha1, false), worker.OutcomeReconciled)
+			rs = e.runs(sha1)
+			if len(rs) != 1 || rs[0].Status != "completed" || len(rs[0].Annotations) != 1 {
+				t.Fatalf("runs = %+v, want one completed run with its one annotation", rs)
+			}
+		})
 	}
 }
 

@@ -241,6 +241,7 @@ func TestInProgressSummary(t *testing.T) {
 	}}
 	e := newEnv(t, c.reconcile)
 	e.w.MaxDeliveryAttempts = 3
+	e.w.InProgressAfter = time.Millisecond // the first reconcile blocks: it is written in_progress
 	ctx := context.Background()
 	done := make(chan worker.Outcome)
 	m := request("1", 7, sha1, false)

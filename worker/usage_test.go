@@ -41,9 +41,9 @@ func TestOutcomeRecordCarriesCost(t *testing.T) {
 		another bool
 		want    want
 	}{
-		// the budget's first read (GET /rate_limit, free), list, create in_progress, the
-		// reconciler's list of files, complete
-		{name: "new commit", id: "m1", want: want{worker.OutcomeReconciled, 4, 5}},
+		// the budget's first read (GET /rate_limit, free), list, the reconciler's list of
+		// files, create the run completed
+		{name: "new commit", id: "m1", want: want{worker.OutcomeReconciled, 3, 4}},
 		// this process completed the commit: nothing to ask GitHub
 		{name: "skip in the same process", id: "m2", want: want{worker.OutcomeSkipped, 0, 0}},
 		// the list again: changed since the ETag of the first list, so a full read

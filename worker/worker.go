@@ -69,9 +69,10 @@ type ClientFactory interface {
 
 // Admitter admits a reconcile by its installation's GitHub budget before anything is sent;
 // *githubapp.Factory implements it. When a Worker's Clients implements it, a commit is
-// started (its in_progress run created) only when the budget covers finishing it: otherwise
-// the message is nacked before any request, and the refusal, transient, says when the budget
-// returns.
+// started (its runs listed) only when the budget covers finishing it: otherwise the message
+// is nacked before any request, and the refusal, transient, says when the budget returns. A
+// reconcile that outlasts InProgressAfter is admitted again for its in_progress write (1
+// point), which is left out when refused.
 type Admitter interface {
 	Admit(ctx context.Context, owner, repo string, installationID int64, cost int) (release func(), err error)
 }
@@ -123,10 +124,18 @@ const (
 	// deployment (terraform/, config's MAX_DELIVERY_ATTEMPTS): a Worker that is not told
 	// otherwise gives up at this attempt, completing the run as failed.
 	DefaultMaxDeliveryAttempts = 15
-	// StatusCost is the rate-limit points of a reconcile's status reads and writes: the
-	// read of the commit's runs, the in_progress write and the completed write (annotations
-	// beyond the first 50 cost one more point per 50).
+	// StatusCost is the rate-limit points of the status reads and writes of a reconcile
+	// whose check run is written in_progress first: the read of the commit's runs, the
+	// in_progress write and the completed write (annotations beyond the first 50 cost one
+	// more point per 50).
 	StatusCost = 3
+	// DirectStatusCost is the rate-limit points of the status of a reconcile that ends
+	// within InProgressAfter: the read of the commit's runs and the create of its run,
+	// completed (annotations beyond the first 50 cost one more point per 50).
+	DirectStatusCost = 2
+	// DefaultInProgressAfter is how long a reconcile runs before its check run is written
+	// in_progress, when Worker.InProgressAfter is 0.
+	DefaultInProgressAfter = 3 * time.Second
 	// DefaultReconcilerCost is what a reconciler is assumed to spend when Worker.Cost is nil.
 	DefaultReconcilerCost = 5
 	// DefaultAckDeadline is Pub/Sub's largest ack deadline, which a push subscription to
@@ -148,8 +157,9 @@ func deadlineMargin(ackDeadline time.Duration) time.Duration {
 }
 
 // Worker handles reconcile messages: it decodes them, and for each request opens a session
-// of Manager, skips SHAs already completed, writes in_progress, runs Reconcile under Timeout
-// and writes the completed run, and only then says the message may be acked. Set the
+// of Manager, skips SHAs already completed, runs Reconcile under Timeout (writing the run
+// in_progress if it outlasts InProgressAfter) and writes the completed run, and only then
+// says the message may be acked. Set the
 // exported fields before the first call and do not change them afterwards; a Worker is safe
 // for concurrent use.
 type Worker[T any] struct {
@@ -180,9 +190,16 @@ type Worker[T any] struct {
 	// attempt a transient failure completes the run as failed and the message is acked. 0
 	// means DefaultMaxDeliveryAttempts.
 	MaxDeliveryAttempts int
+	// InProgressAfter is how long a reconcile may run before its check run is written
+	// in_progress. A reconcile that ends sooner creates its run completed in one write: the
+	// in_progress state is only worth a rate-limit point when someone can see it. 0 means
+	// DefaultInProgressAfter; a negative value writes in_progress before every reconcile.
+	InProgressAfter time.Duration
 	// Cost, when set, estimates the rate-limit points the reconciler spends on req (its reads
 	// and writes of GitHub), for the admission by budget (see Admitter); nil means
-	// DefaultReconcilerCost. StatusCost is added to it.
+	// DefaultReconcilerCost. DirectStatusCost is added to it (StatusCost when in_progress is
+	// always written first); a reconcile that outlasts InProgressAfter reserves one point
+	// more before its in_progress write.
 	Cost func(req *events.Request) int
 	// Memory bounds each in-memory map: the delivery attempts per message id (kept when the
 	// message carries none) and the commits this process saw completed; 0 means
@@ -315,7 +332,27 @@ func (w *Worker[T]) cost(req *events.Request) int {
 	if w.Cost != nil {
 		c = max(w.Cost(req), 0)
 	}
-	return StatusCost + c
+	if w.inProgressAfter() < 0 {
+		return StatusCost + c
+	}
+	return DirectStatusCost + c
+}
+
+// inProgressAfter is IN_PROGRESS_AFTER as Worker.InProgressAfter: there 0 is the default,
+// and in_progress first is negative.
+func inProgressAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// inProgressAfter is InProgressAfter or its default; negative means in_progress first.
+func (w *Worker[T]) inProgressAfter() time.Duration {
+	if w.InProgressAfter == 0 {
+		return DefaultInProgressAfter
+	}
+	return w.InProgressAfter
 }
 
 func (w *Worker[T]) githubTimeout() time.Duration {
@@ -538,6 +575,11 @@ type run[T any] struct {
 	req     *events.Request
 	attempt int
 	session *statusmanager.Session[T]
+	// admitter admitted this attempt (nil: no admission by budget).
+	admitter Admitter
+	// deferred: the run was not written in_progress before the reconcile ended (it ended
+	// within InProgressAfter), so a transient failure has no open run to note it on yet.
+	deferred bool
 }
 
 // github bounds one status read or write; writes after the work was cancelled still get a
@@ -578,6 +620,7 @@ func (r *run[T]) do() (Outcome, error) {
 			return OutcomeRetry, Transient(fmt.Errorf("admission: %w", err))
 		}
 		defer release()
+		r.admitter = a
 	}
 	r.session = r.w.Manager.NewSession(gh, &req.Resource, req.SHA)
 	r.session.SetRetry(IsTransient)
@@ -602,11 +645,25 @@ func (r *run[T]) do() (Outcome, error) {
 	if r.attempt > 1 {
 		title = fmt.Sprintf("Reconciling (attempt %d)", r.attempt)
 	}
-	if err := r.write(title, &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
-		return r.failed(fmt.Errorf("write in_progress status: %w", err), nil)
+	var slow *progress
+	if after := r.w.inProgressAfter(); after < 0 {
+		if err := r.write(title, &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
+			return r.failed(fmt.Errorf("write in_progress status: %w", err), nil)
+		}
+	} else {
+		// The run is created completed by one write, unless the reconcile outlasts after.
+		slow = r.progressAfter(after, title)
+		// Also when a panic unwinds past here: the failure write must come after it.
+		defer slow.wait()
 	}
 
 	res, err := r.reconcile(gh)
+	if slow != nil {
+		// Never let the in_progress write land after the completed one: that would open a
+		// new run.
+		r.deferred = !slow.wait()
+		defer slow.release()
+	}
 	if err != nil {
 		return r.failed(err, res)
 	}
@@ -625,6 +682,62 @@ func (r *run[T]) do() (Outcome, error) {
 		return r.failed(fmt.Errorf("write completed status: %w", err), res)
 	}
 	return OutcomeReconciled, nil
+}
+
+// progress is the in_progress write of a reconcile that outlasts InProgressAfter.
+type progress struct {
+	timer   *time.Timer
+	done    chan struct{}
+	wrote   bool
+	release func() // of the budget point the write was admitted for
+	waited  bool
+}
+
+// progressAfter writes the run in_progress, titled title, if the reconcile has not ended
+// after d. The write costs a point the admission did not reserve: it is admitted on its own,
+// and left out when the budget does not allow it, since only the completed write matters.
+func (r *run[T]) progressAfter(d time.Duration, title string) *progress {
+	p := &progress{done: make(chan struct{}), release: func() {}}
+	p.timer = time.AfterFunc(d, func() {
+		defer close(p.done)
+		defer func() {
+			// A bug here must not take the process: the completed write follows anyway.
+			if v := recover(); v != nil {
+				r.log.Error("panic while writing the in_progress status", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+		}()
+		if r.ctx.Err() != nil {
+			return // the reconcile is being cut short: what follows writes the run
+		}
+		if r.admitter != nil {
+			req := r.req
+			release, err := r.admitter.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, 1)
+			if err != nil {
+				r.log.Info("in_progress status not written, GitHub's budget does not allow it: " + err.Error())
+				return
+			}
+			p.release = release
+		}
+		if err := r.write(title, &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
+			// The completed write still follows; a lost answer only makes it re-read first.
+			r.log.Warn("could not write the in_progress status", "error", err.Error())
+			return
+		}
+		p.wrote = true
+	})
+	return p
+}
+
+// wait stops the timer, or waits for the write it started to end; it reports whether the
+// run was written in_progress. Only the goroutine of the reconcile calls it, once or more.
+func (p *progress) wait() bool {
+	if !p.waited {
+		p.waited = true
+		if !p.timer.Stop() {
+			<-p.done
+		}
+	}
+	return p.wrote
 }
 
 // completed reports whether st says this request is done: completed at its SHA, and for a
@@ -749,9 +862,10 @@ func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
 	if IsTransient(cause) {
 		if r.attempt < max {
 			left := fmt.Sprintf("will retry (attempt %d of %d)", r.attempt, max)
-			if run := r.session.CheckRun(); run != nil && run.GetStatus() != statusmanager.StatusCompleted {
-				// Only on an open run we know of: never a new run just to say so. No details:
-				// their annotations belong with the completed write.
+			if run := r.session.CheckRun(); r.deferred || run != nil && run.GetStatus() != statusmanager.StatusCompleted {
+				// Only on an open run we know of, or where the in_progress write was put off
+				// (it would be open): never a new run just to say so. No details: their
+				// annotations belong with the completed write.
 				if err := r.write(publicTitle("Transient failure, "+left, cause), &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
 					r.log.Warn("could not record the transient failure on the check run", "error", err.Error())
 				}

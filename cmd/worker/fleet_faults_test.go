@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -107,5 +108,77 @@ func TestOrderedFleetHotKey(t *testing.T) {
 	}
 	if skips != events-1 {
 		t.Errorf("%d skips, want %d", skips, events-1)
+	}
+}
+
+// TestOrderedFleetKillBeforeTheWrite kills (SIGKILL) the instance reconciling a commit before
+// its one write (the reconcile ends within IN_PROGRESS_AFTER, so the run would be created
+// completed): nothing was written, and the redelivery to the other instance reconciles and
+// writes exactly one run, with its annotations once.
+func TestOrderedFleetKillBeforeTheWrite(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, "fleet-kill-before", 0)
+	sha := commitSHA(0, 1)
+	f.gh.AddPullRequest(testOwner, testRepo, githubtest.PullRequest{Number: 1, HeadSHA: sha, Files: fleetFiles(1)})
+	// Long enough that GitHub's 1 s answers never make the reconcile write in_progress.
+	b := f.startPush(2, "IN_PROGRESS_AFTER=1m")
+	f.subscribe("intake", f.relay, b.srv.URL+"/intake", false)
+	f.subscribe("reconcile", f.reconc, b.srv.URL+"/reconcile", true)
+
+	// Slow GitHub down: after the runs list, the reconcile's reads (the pull request, the
+	// comparison) take 2 s before the one write.
+	f.gh.SetLatency(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := f.pubRelay.Publish(ctx, f.synchronize(1, sha, "kill-before-1")).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() bool {
+		for _, q := range f.gh.Requests() {
+			if q.Route == string(githubtest.RouteListCheckRunsForRef) && strings.Contains(q.Path, sha) {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, time.Minute, "the runs list of the commit", listed)
+	// The intake push was answered before the reconcile message existed: the one push in
+	// flight is the reconcile's.
+	victim := -1
+	for i, be := range b.backends {
+		if be.inFlight.Load() > 0 {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		t.Fatal("no instance is handling the reconcile push")
+	}
+	if err := f.procs[victim].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	f.procs[victim].cmd.Wait()
+	if runs := f.gh.CheckRuns(testOwner, testRepo, sha); len(runs) != 0 {
+		t.Fatalf("after the kill: %d runs; the kill missed the window before the write", len(runs))
+	}
+	f.gh.SetLatency(0)
+	killed := time.Now()
+
+	other := f.procs[1-victim]
+	waitFor(t, 5*time.Minute, "the other instance to reconcile the commit", func() bool {
+		rec := record(other, "reconcile", sha)
+		return rec != nil && rec["logging.googleapis.com/labels"].(map[string]any)["outcome"] == "reconciled"
+	})
+	t.Logf("reconciled by the other instance %s after the kill", time.Since(killed).Round(time.Millisecond))
+	runs := f.gh.CheckRuns(testOwner, testRepo, sha)
+	if len(runs) != 1 || runs[0].Status != "completed" || runs[0].Conclusion != "failure" || len(runs[0].Annotations) != 3 {
+		t.Fatalf("runs = %+v, want exactly one, completed, with its 3 annotations", runs)
+	}
+	seen := map[string]bool{}
+	for _, a := range runs[0].Annotations {
+		k := fmt.Sprintf("%s:%d", a.GetPath(), a.GetStartLine())
+		if seen[k] {
+			t.Errorf("annotation %s written twice", k)
+		}
+		seen[k] = true
 	}
 }

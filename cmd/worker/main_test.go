@@ -110,7 +110,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"HYGIENE_MAX_FILE_LINES": "300", "LOG_LEVEL": "debug", "LOG_DESTINATION": "api",
 		"INTAKE_SUBSCRIPTION": "projects/relay-proj/subscriptions/intake", "RECONCILE_TOPIC": "reconcile", "ACK_DEADLINE": "5m",
 		"RETRY_MINIMUM_BACKOFF": "60s", "RETRY_MAXIMUM_BACKOFF": "300s", "MIN_RETRY_WINDOW": "30m",
-		"GITHUB_BUDGET_RESERVE": "25", "GITHUB_RESET_JITTER": "5s",
+		"GITHUB_BUDGET_RESERVE": "25", "GITHUB_RESET_JITTER": "5s", "IN_PROGRESS_AFTER": "1500ms",
 	}
 	for _, name := range documentedVariables(t) {
 		if _, ok := values[name]; !ok {
@@ -129,7 +129,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		PushServiceAccount: "push@my-proj.iam.gserviceaccount.com", LogLevel: "debug",
 		LogDestination: "api", IntakeSubscription: "projects/relay-proj/subscriptions/intake", ReconcileTopic: "reconcile",
 		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
-		BudgetReserve: 25, ResetJitter: 5 * time.Second,
+		BudgetReserve: 25, ResetJitter: 5 * time.Second, InProgressAfter: 1500 * time.Millisecond,
 	}
 	if *cfg != want {
 		t.Errorf("loaded %+v\nwant %+v", *cfg, want)
@@ -161,6 +161,8 @@ func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
 		{"subscription path", map[string]string{"PUBSUB_SUBSCRIPTION": "topics/x", "GOOGLE_CLOUD_PROJECT": "p"}, []string{"PUBSUB_SUBSCRIPTION"}},
 		{"reconcile longer than the ack deadline allows", map[string]string{"RECONCILE_TIMEOUT": "7m51s"}, []string{"RECONCILE_TIMEOUT", "at most 7m50s"}},
 		{"reconcile longer than a shorter ack deadline allows", map[string]string{"RECONCILE_TIMEOUT": "5m", "ACK_DEADLINE": "5m"}, []string{"RECONCILE_TIMEOUT", "at most 2m50s"}},
+		{"in_progress after a negative delay", map[string]string{"IN_PROGRESS_AFTER": "-1s"}, []string{"IN_PROGRESS_AFTER"}},
+		{"in_progress after the reconcile timeout", map[string]string{"IN_PROGRESS_AFTER": "3m", "RECONCILE_TIMEOUT": "2m"}, []string{"IN_PROGRESS_AFTER", "RECONCILE_TIMEOUT 2m0s"}},
 		{"ack deadline out of range", map[string]string{"ACK_DEADLINE": "11m"}, []string{"ACK_DEADLINE"}},
 		{"intake without a topic", map[string]string{"INTAKE_SUBSCRIPTION": "projects/p/subscriptions/i"}, []string{"INTAKE_SUBSCRIPTION", "needs RECONCILE_TOPIC"}},
 		{"one subscription for both stages", map[string]string{"INTAKE_SUBSCRIPTION": "s", "PUBSUB_SUBSCRIPTION": "s", "RECONCILE_TOPIC": "t", "GOOGLE_CLOUD_PROJECT": "p"},

@@ -17,7 +17,7 @@ import (
 
 // TestCostPerPath measures, through worker.Handle against the fake with the real githubapp
 // factory, the GitHub requests and rate-limit points each path of a message costs. It
-// asserts the targets (a new SHA costs 3 requests; a skip costs no request in the process
+// asserts the targets (a new SHA costs 2 requests, 3 with IN_PROGRESS_AFTER=0; a skip costs no request in the process
 // that completed the commit, and no rate limit when repeated in another)
 // and reports the rest. The installation token is fetched before measuring (a warm-up
 // message); the "new process" row includes its fetch.
@@ -62,10 +62,16 @@ func TestCostPerPath(t *testing.T) {
 	}
 
 	e := newE(nil)
-	r := measure(e, "new SHA", "list, create in_progress, complete", request("1", owner, repo, 1, sha(1), inst, false))
-	if r.c.requests != 3 || r.outcomes[0] != worker.OutcomeReconciled {
-		t.Errorf("new SHA: %d requests (%s), want 3 (reconciled)", r.c.requests, r.outcomes[0])
+	r := measure(e, "new SHA", "list, create the run completed", request("1", owner, repo, 1, sha(1), inst, false))
+	if r.c.requests != 2 || r.outcomes[0] != worker.OutcomeReconciled {
+		t.Errorf("new SHA: %d requests (%s), want 2 (reconciled)", r.c.requests, r.outcomes[0])
 	}
+	e.w.InProgressAfter = -1
+	r = measure(e, "new SHA, IN_PROGRESS_AFTER=0", "list, create in_progress, complete", request("1c", owner, repo, 8, sha(8), inst, false))
+	if r.c.requests != 3 || r.outcomes[0] != worker.OutcomeReconciled {
+		t.Errorf("new SHA, in_progress first: %d requests (%s), want 3 (reconciled)", r.c.requests, r.outcomes[0])
+	}
+	e.w.InProgressAfter = 0
 	r = measure(e, "skip, the process that completed the commit", "nothing: it remembers the commits it saw completed", request("2", owner, repo, 1, sha(1), inst, false))
 	if r.c.requests != 0 || r.outcomes[0] != worker.OutcomeSkipped {
 		t.Errorf("skip in the same process: %d requests (%s), want 0 (skipped)", r.c.requests, r.outcomes[0])
@@ -87,13 +93,13 @@ func TestCostPerPath(t *testing.T) {
 	measure(e, "skip, new process", "token fetch (App JWT, no points) + list", request("4", owner, repo, 1, sha(1), inst, false))
 	e.restart(t, envOpts{})
 	measure(e, "skip, new process, no installationId", "installation lookup and token fetch (App JWT) + list", request("4b", owner, repo, 1, sha(1), 0, false))
-	measure(e, "rerun of a completed SHA", "list, create a new run, complete", request("5", owner, repo, 1, sha(1), inst, true))
+	measure(e, "rerun of a completed SHA", "list (304), create a new run, completed", request("5", owner, repo, 1, sha(1), inst, true))
 	if n := len(e.ours(owner, repo, sha(1))); n != 2 {
 		t.Errorf("rerun: %d runs, want 2 (the rerun is a new run)", n)
 	}
 
 	e = newE(annotate(120))
-	r = measure(e, "new SHA, 120 annotations", "list, create, complete with 50, +50, +20", request("6", owner, repo, 2, sha(2), inst, false))
+	r = measure(e, "new SHA, 120 annotations", "list, create with 50 (open), +50, +20 completing it", request("6", owner, repo, 2, sha(2), inst, false))
 	if runs := e.ours(owner, repo, sha(2)); len(runs) != 1 || len(runs[0].Annotations) != 120 {
 		t.Errorf("120 annotations: runs %d", len(runs))
 	} else {
@@ -110,20 +116,20 @@ func TestCostPerPath(t *testing.T) {
 	}
 	failed.Store(sha(900), true)
 	e = newE(flaky)
-	r = measure(e, "transient failure, then success", "delivery 1: list, create, 'will retry'; delivery 2: list, in_progress, complete",
+	r = measure(e, "transient failure, then success", "delivery 1: list, create in_progress 'will retry'; delivery 2: list, complete",
 		request("7", owner, repo, 3, sha(3), inst, false), request("7", owner, repo, 3, sha(3), inst, false))
 	if r.outcomes[0] != worker.OutcomeRetry || r.outcomes[1] != worker.OutcomeReconciled {
 		t.Errorf("transient then success: outcomes %v", r.outcomes)
 	}
 
 	e = newE(readFiles)
-	measure(e, "new SHA, reconciler reads the PR files", "list, create, GET files, complete", request("8", owner, repo, 4, sha(4), inst, false))
+	measure(e, "new SHA, reconciler reads the PR files", "list, GET files, create completed", request("8", owner, repo, 4, sha(4), inst, false))
 	e.gh.FailNext(githubtest.RouteListPullRequestFiles, 1, 502)
 	measure(e, "same, one 502 on the GET (retried in githubapp)", "the GET is sent twice in one delivery", request("9", owner, repo, 5, sha(5), inst, false))
 	e.gh.FailNext(githubtest.RouteCreateCheckRun, 1, 502)
-	measure(e, "same, one 502 on the create (statusmanager re-reads, retries)", "list, create (502), re-read, create, ...", request("10", owner, repo, 6, sha(6), inst, false))
-	e.gh.FailNextSecondaryRateLimit(githubtest.RouteUpdateCheckRun, 1, 403, 1)
-	measure(e, "same, a secondary rate limit on the complete (Retry-After 1s)", "waited out in githubapp, then sent again", request("11", owner, repo, 7, sha(7), inst, false))
+	measure(e, "same, one 502 on the create (statusmanager re-reads, retries)", "list, GET files, create (502), re-read (304), create", request("10", owner, repo, 6, sha(6), inst, false))
+	e.gh.FailNextSecondaryRateLimit(githubtest.RouteCreateCheckRun, 1, 403, 1)
+	measure(e, "same, a secondary rate limit on the completed create (Retry-After 1s)", "waited out in githubapp, then sent again", request("11", owner, repo, 7, sha(7), inst, false))
 
 	for _, r := range rows {
 		t.Logf("%-62s deliveries %d outcomes %v: %d requests, %d rate-limit points, %d answered 304, %d App-JWT",
@@ -158,7 +164,7 @@ func TestAllocsPerMessage(t *testing.T) {
 	})
 	t.Logf("allocations per message: skip %.0f, new SHA %.0f (worker, go-github and the in-process fake)", skip, full)
 	emit(t, "allocs", "skip (a commit this process completed: no request)", skip)
-	emit(t, "allocs", "new SHA (3 requests)", full)
+	emit(t, "allocs", "new SHA (2 requests)", full)
 }
 
 // BenchmarkHandleSkip is a repeated skip through worker.Handle of a commit this process
@@ -181,7 +187,7 @@ func BenchmarkHandleSkip(b *testing.B) {
 	b.ReportMetric(float64(e.gh.RateLimitUsed())/float64(b.N), "ratelimit/msg")
 }
 
-// BenchmarkHandleNewSHA is a new SHA each message: list, create in_progress, complete.
+// BenchmarkHandleNewSHA is a new SHA each message: list, the run created completed.
 func BenchmarkHandleNewSHA(b *testing.B) {
 	ctx := context.Background()
 	e := newEnv(b, envOpts{})

@@ -267,7 +267,7 @@ func hostileRows() []hostileRow {
 				return "not trusted: " + describe(e, o, err)
 			}},
 		{"10,000 annotations from the reconciler", "statusmanager + fake",
-			"reconciled; 10000 annotations written once, 50 a request (205 requests, installation lookup, token fetch and rate-limit read included); summary 65535 bytes or less, status read back",
+			"reconciled; 10000 annotations written once, 50 a request (204 requests, installation lookup, token fetch and rate-limit read included); summary 65535 bytes or less, status read back",
 			func(t *testing.T, e *env) string {
 				e.restart(t, envOpts{reconcile: annotate(10000)})
 				e.gh.ResetCounters()

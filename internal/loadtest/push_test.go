@@ -20,21 +20,37 @@ import (
 )
 
 // pointsPerPush is the rate-limit points one push to a pull request of n files costs with
-// the diff hygiene reconciler (see hygiene.Reconciler): the status's list, create and
-// complete, one comparison, and past 300 files a read of the pull request and a page of its
-// files per 100 beyond the first 300 (its second read is a 304).
+// the diff hygiene reconciler (see hygiene.Reconciler) when the reconcile ends within
+// IN_PROGRESS_AFTER: the status's list and the create of the completed run, one comparison,
+// and past 300 files a read of the pull request and a page of its files per 100 beyond the
+// first 300 (its second read is a 304). A run written in_progress first costs one more.
 func pointsPerPush(n int) int {
-	p := 4
+	p := 3
 	if n > hygiene.MaxCompareFiles {
 		p += 1 + (n-hygiene.MaxCompareFiles+99)/100
 	}
 	return p
 }
 
+// pushModes are the ways a push is measured: with the defaults (the reconcile ends within
+// IN_PROGRESS_AFTER), with IN_PROGRESS_AFTER=0 (in_progress always written first, as before
+// issue 20), and with a reconcile slower than IN_PROGRESS_AFTER (GitHub's latency makes it).
+var pushModes = []struct {
+	name            string
+	inProgressAfter time.Duration
+	latency         time.Duration
+	extra           int // points beyond pointsPerPush
+}{
+	{"now", 0, 0, 0},
+	{"IN_PROGRESS_AFTER=0", -1, 0, 1},
+	// The comparison alone outlasts the delay by 190 ms: the in_progress write is made.
+	{"reconcile slower than IN_PROGRESS_AFTER", 10 * time.Millisecond, 200 * time.Millisecond, 1},
+}
+
 // TestPointsPerPush counts, through worker.Handle with the real decoder, the real diff
 // hygiene reconciler and githubapp's clients, the GitHub requests and rate-limit points of
-// one push: both of its events. The counts are exact; the outcome record's github_points
-// says the same.
+// one push: both of its events, in each of pushModes. The counts are exact; the outcome
+// record's github_points says the same.
 func TestPointsPerPush(t *testing.T) {
 	ctx := context.Background()
 	gh := githubtest.NewTestServer(t, githubtest.WithRateLimit(1<<30))
@@ -48,20 +64,29 @@ func TestPointsPerPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &logbuf.Buffer{}
-	w := &worker.Worker[hygiene.Details]{Manager: sm, Clients: f, Reconcile: hygiene.Reconciler(hygiene.Options{}),
-		Decoder: &events.Decoder{AppID: gh.App().ID, Identity: identity},
-		Logger:  slog.New(cloudlog.NewHandler(logs, nil)), Timeout: time.Minute, GitHubTimeout: time.Minute}
+	newWorker := func(inProgressAfter time.Duration) *worker.Worker[hygiene.Details] {
+		return &worker.Worker[hygiene.Details]{Manager: sm, Clients: f, Reconcile: hygiene.Reconciler(hygiene.Options{}),
+			Decoder: &events.Decoder{AppID: gh.App().ID, Identity: identity}, Cost: hygiene.Cost,
+			Logger: slog.New(cloudlog.NewHandler(logs, nil)), Timeout: time.Minute, GitHubTimeout: time.Minute,
+			InProgressAfter: inProgressAfter}
+	}
+	w := newWorker(0)
 	var base string
 	sizes := []int{10, 100, 300, 1000}
-	for i, n := range append([]int{1}, sizes...) { // the first push warms up: token, budget
-		gh.AddPullRequest(owner, repo, githubtest.PullRequest{Number: i + 1, HeadSHA: sha(100 + i), Files: relaytest.CleanFiles(n)})
+	// PR 1 warms up (token, budget); then PR 2+m*len(sizes)+i is size i in mode m.
+	number := func(m, i int) int { return 2 + m*len(sizes) + i }
+	gh.AddPullRequest(owner, repo, githubtest.PullRequest{Number: 1, HeadSHA: sha(100), Files: relaytest.CleanFiles(1)})
+	for m := range pushModes {
+		for i, n := range sizes {
+			gh.AddPullRequest(owner, repo, githubtest.PullRequest{Number: number(m, i), HeadSHA: sha(100 + number(m, i) - 1), Files: relaytest.CleanFiles(n)})
+		}
 	}
 	if p, _, err := gh.Client().PullRequests.Get(ctx, owner, repo, 1); err != nil {
 		t.Fatal(err)
 	} else {
 		base = p.GetBase().GetSHA()
 	}
-	handle := func(n, number int) cost {
+	handle := func(w *worker.Worker[hygiene.Details], n, number int) cost {
 		t.Helper()
 		gh.ResetCounters()
 		for _, m := range relaytest.Events(gh, relaytest.Push{Owner: owner, Repo: repo, Number: number, Head: sha(100 + number - 1), Base: base, ChangedFiles: n}) {
@@ -79,24 +104,36 @@ func TestPointsPerPush(t *testing.T) {
 		c.ratelimit = gh.RateLimitUsed()
 		return c
 	}
-	handle(1, 1)
+	handle(w, 1, 1)
+	points := make([][]cost, len(pushModes))
+	for m, mode := range pushModes {
+		mw := newWorker(mode.inProgressAfter)
+		if m == 0 {
+			w = mw // the instance that completed the commits redelivered below
+		}
+		gh.SetLatency(mode.latency)
+		for i, n := range sizes {
+			c := handle(mw, n, number(m, i))
+			runs := gh.CheckRuns(owner, repo, sha(100+number(m, i)-1))
+			if len(runs) != 1 || runs[0].Conclusion != "success" {
+				t.Errorf("%s, %d files: runs %+v, want one success", mode.name, n, runs)
+			}
+			if want := pointsPerPush(n) + mode.extra; c.ratelimit != want {
+				t.Errorf("%s, %d files: %d points (%d requests), want %d", mode.name, n, c.ratelimit, c.requests, want)
+			}
+			rec := lastOutcome(t, logs)
+			if rec[worker.LogFieldGitHubPoints] != float64(c.ratelimit) || rec[worker.LogFieldGitHubRequests] != float64(c.requests) {
+				t.Errorf("%s, %d files: the outcome record says %v points in %v requests; the fake %d in %d",
+					mode.name, n, rec[worker.LogFieldGitHubPoints], rec[worker.LogFieldGitHubRequests], c.ratelimit, c.requests)
+			}
+			t.Logf("%s: %5d files: %d points, %d requests (%d answered 304)", mode.name, n, c.ratelimit, c.requests, c.etagHits)
+			points[m] = append(points[m], c)
+		}
+	}
+	gh.SetLatency(0)
 	for i, n := range sizes {
-		number := i + 2
-		c := handle(n, number)
-		runs := gh.CheckRuns(owner, repo, sha(100+number-1))
-		if len(runs) != 1 || runs[0].Conclusion != "success" {
-			t.Errorf("%d files: runs %+v, want one success", n, runs)
-		}
-		if c.ratelimit != pointsPerPush(n) {
-			t.Errorf("%d files: %d points (%d requests), want %d", n, c.ratelimit, c.requests, pointsPerPush(n))
-		}
-		rec := lastOutcome(t, logs)
-		if rec[worker.LogFieldGitHubPoints] != float64(c.ratelimit) || rec[worker.LogFieldGitHubRequests] != float64(c.requests) {
-			t.Errorf("%d files: the outcome record says %v points in %v requests; the fake %d in %d",
-				n, rec[worker.LogFieldGitHubPoints], rec[worker.LogFieldGitHubRequests], c.ratelimit, c.requests)
-		}
-		t.Logf("%5d files: %d points, %d requests (%d answered 304)", n, c.ratelimit, c.requests, c.etagHits)
-		emit(t, "push", n, c.ratelimit, c.requests, c.etagHits)
+		now, before, slow := points[0][i], points[1][i], points[2][i]
+		emit(t, "push", n, before.ratelimit, now.ratelimit, slow.ratelimit, now.requests, now.etagHits)
 	}
 
 	// Redeliveries of a push: to the instance that completed it, nothing is asked of GitHub;
@@ -142,10 +179,10 @@ func TestPointsPerPush(t *testing.T) {
 			}
 		}
 	}
-	// a new run and its completion; the runs list (read by the skips just before) and the
+	// a new run, created completed; the runs list (read by the skips just before) and the
 	// comparison are answered 304
-	if compared != 1 || free != 1 || gh.RateLimitUsed() != 2 {
-		t.Errorf("rerun: %d comparisons (%d answered 304), %d points; want 1 (1), 2", compared, free, gh.RateLimitUsed())
+	if compared != 1 || free != 1 || gh.RateLimitUsed() != 1 {
+		t.Errorf("rerun: %d comparisons (%d answered 304), %d points; want 1 (1), 1", compared, free, gh.RateLimitUsed())
 	}
 	emit(t, "redelivery", "a rerun of the commit (the comparison answered 304)", gh.RateLimitUsed(), len(gh.Requests()))
 }
