@@ -64,6 +64,14 @@ const (
 	MinAckDeadline = 10 * time.Second
 )
 
+// MinReconcileTimeout is the shortest RECONCILE_TIMEOUT, and MinUsableAckDeadline the
+// shortest ACK_DEADLINE a worker can run in: the reconciler's shortest deadline, the final
+// status writes and the margin. Pub/Sub's own minimum (MinAckDeadline) is below it.
+const (
+	MinReconcileTimeout  = 10 * time.Second
+	MinUsableAckDeadline = MinReconcileTimeout + FinalWritesReserve + DeadlineMargin
+)
+
 // FinalWritesReserve is what a message's deadline keeps after the reconciler for the status
 // writes that record its result (two status operations of a minute at most), and
 // DeadlineMargin what it keeps before the ack deadline for the answer to reach Pub/Sub. A
@@ -79,20 +87,38 @@ func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
 		l = envconfig.OsLookuper()
 	}
 	var c Worker
-	if err := Process(ctx, l, &c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := c.Validate(); err != nil {
+	var errs Errors
+	if err := Process(ctx, l, &c); err != nil && !errors.As(err, &errs) {
 		return nil, err
+	}
+	// A variable that did not parse holds its zero value: what Validate says of it would be
+	// a second, wrong message.
+	for _, e := range c.problems() {
+		if !errs.has(e.Name) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("config: %w", errs)
 	}
 	return &c, nil
 }
 
-// Validate reports every missing or bad variable at once, each by name.
+// Validate reports every missing or bad variable at once, each by name once, in an Errors.
 func (c *Worker) Validate() error {
-	var errs []error
+	if errs := c.problems(); len(errs) > 0 {
+		return fmt.Errorf("config: %w", errs)
+	}
+	return nil
+}
+
+// problems returns the problem of each bad variable of c.
+func (c *Worker) problems() Errors {
+	var errs Errors
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+		if !errs.has(name) {
+			errs.add(name, fmt.Sprintf(format, args...))
+		}
 	}
 	if c.AppID <= 0 {
 		bad("GITHUB_APP_ID", "is required and must be a positive App id")
@@ -145,15 +171,21 @@ func (c *Worker) Validate() error {
 	if c.IntakeSubscription != "" && c.Subscription != "" && c.IntakeSubscriptionName() == c.SubscriptionName() {
 		bad("INTAKE_SUBSCRIPTION", "is PUBSUB_SUBSCRIPTION too; the intake and the reconcile stage need a subscription each")
 	}
-	if c.AckDeadline < MinAckDeadline || c.AckDeadline > MaxAckDeadline {
-		bad("ACK_DEADLINE", "%s must be between %s and %s, as Pub/Sub's ack deadlines are", c.AckDeadline, MinAckDeadline, MaxAckDeadline)
+	ackOK := c.AckDeadline >= MinUsableAckDeadline && c.AckDeadline <= MaxAckDeadline
+	if !ackOK {
+		bad("ACK_DEADLINE", "%s must be between %s and %s: it holds the reconciler's RECONCILE_TIMEOUT (at least %s), %s for the final status writes and a %s margin, and Pub/Sub allows at most %s",
+			c.AckDeadline, MinUsableAckDeadline, MaxAckDeadline, MinReconcileTimeout, FinalWritesReserve, DeadlineMargin, MaxAckDeadline)
 	}
 	if c.MaxInFlight < 1 {
 		bad("MAX_IN_FLIGHT", "must be at least 1")
 	}
-	if most := c.MaxReconcileTimeout(); c.ReconcileTimeout <= 0 || c.ReconcileTimeout > most {
-		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most %s: ACK_DEADLINE %s less %s for the final status writes and a %s margin",
-			c.ReconcileTimeout, most, c.AckDeadline, FinalWritesReserve, DeadlineMargin)
+	switch most := c.MaxReconcileTimeout(); {
+	case c.ReconcileTimeout < MinReconcileTimeout:
+		bad("RECONCILE_TIMEOUT", "%s must be at least %s", c.ReconcileTimeout, MinReconcileTimeout)
+	case ackOK && c.ReconcileTimeout > most:
+		// Only against a usable ACK_DEADLINE: a bad one is blamed on itself, above.
+		bad("RECONCILE_TIMEOUT", "%s must be at most %s: ACK_DEADLINE %s less %s for the final status writes and a %s margin (or raise ACK_DEADLINE, up to %s)",
+			c.ReconcileTimeout, most, c.AckDeadline, FinalWritesReserve, DeadlineMargin, MaxAckDeadline)
 	}
 	if c.ShutdownGrace < 0 {
 		bad("SHUTDOWN_GRACE", "must not be negative")
@@ -219,45 +251,7 @@ func (c *Worker) Validate() error {
 			bad("LOG_DESTINATION", "%v", err)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("config: %w", errors.Join(errs...))
-	}
-	return nil
-}
-
-// Process reads the go-envconfig struct spec points to from l (the process environment when
-// nil), as Load reads Worker: a value that does not parse is reported by its variable's name
-// (go-envconfig names the struct field). It does not validate.
-func Process(ctx context.Context, l envconfig.Lookuper, spec any) error {
-	if l == nil {
-		l = envconfig.OsLookuper()
-	}
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: spec, Lookuper: l}); err != nil {
-		return envError(err, reflect.TypeOf(spec))
-	}
-	return nil
-}
-
-// envError names the variable in go-envconfig's parse errors, which name the struct field.
-func envError(err error, t reflect.Type) error {
-	msg := err.Error()
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return err
-	}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if rest, ok := strings.CutPrefix(msg, f.Name+": "); ok {
-			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-			if inner := errors.Unwrap(err); inner != nil {
-				return fmt.Errorf("%s: %w", name, inner)
-			}
-			return fmt.Errorf("%s: %s", name, rest)
-		}
-	}
-	return err
+	return errs
 }
 
 // Key returns the App's private key, read from the file when one is configured.
