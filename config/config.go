@@ -9,8 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -120,21 +118,7 @@ func (c *Worker) problems() Errors {
 			errs.add(name, fmt.Sprintf(format, args...))
 		}
 	}
-	if c.AppID <= 0 {
-		bad("GITHUB_APP_ID", "is required and must be a positive App id")
-	}
-	switch {
-	case c.PrivateKey == "" && c.PrivateKeyFile == "":
-		bad("GITHUB_APP_PRIVATE_KEY", "is required (or GITHUB_APP_PRIVATE_KEY_FILE)")
-	case c.PrivateKey != "" && c.PrivateKeyFile != "":
-		bad("GITHUB_APP_PRIVATE_KEY", "and GITHUB_APP_PRIVATE_KEY_FILE are both set; set one")
-	case c.PrivateKey != "" && !strings.Contains(c.PrivateKey, "PRIVATE KEY-----"):
-		// Never echo the value: it is a secret.
-		bad("GITHUB_APP_PRIVATE_KEY", "is not a PEM private key")
-	}
-	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		bad("GITHUB_API_URL", "%q is not an http(s) URL", c.APIURL)
-	}
+	appProblems(c.AppID, c.PrivateKey, c.PrivateKeyFile, c.APIURL, bad)
 	if c.Identity == "" {
 		bad("IDENTITY", "is required (the check run name)")
 	} else if err := events.ValidateIdentity(c.Identity); err != nil {
@@ -256,14 +240,7 @@ func (c *Worker) problems() Errors {
 
 // Key returns the App's private key, read from the file when one is configured.
 func (c *Worker) Key() ([]byte, error) {
-	if c.PrivateKey != "" {
-		return []byte(c.PrivateKey), nil
-	}
-	b, err := os.ReadFile(c.PrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("config: GITHUB_APP_PRIVATE_KEY_FILE: %w", err)
-	}
-	return b, nil
+	return readKey(c.PrivateKey, c.PrivateKeyFile)
 }
 
 // MaxBackoff is the largest backoff of a Pub/Sub retry policy.

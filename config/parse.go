@@ -46,6 +46,9 @@ func (es Errors) Unwrap() []error {
 	return out
 }
 
+// asErrors reports whether err is an Errors, and puts it in *errs.
+func asErrors(err error, errs *Errors) bool { return errors.As(err, errs) }
+
 // has reports whether name already has a problem.
 func (es Errors) has(name string) bool {
 	for _, e := range es {
