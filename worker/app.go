@@ -70,6 +70,8 @@ type Command[T any] func(ctx context.Context, p *Process[T], args []string) erro
 type Env struct {
 	// Args are the command-line arguments after the program's name.
 	Args []string
+	// Name is the program's name in usage texts; "" means "BINARY".
+	Name string
 	// Lookuper gives the environment variables; nil means the process environment.
 	Lookuper envconfig.Lookuper
 	// Stdout receives the log records written as JSON lines; nil means os.Stdout.
@@ -82,6 +84,13 @@ type Env struct {
 	PubSubOptions []option.ClientOption
 	// LoggingOptions reach the Cloud Logging client (a fake API, say).
 	LoggingOptions []option.ClientOption
+}
+
+func (e Env) name() string {
+	if e.Name == "" {
+		return "BINARY"
+	}
+	return e.Name
 }
 
 func (e Env) lookuper() envconfig.Lookuper {
@@ -124,11 +133,11 @@ func (e Env) cloud() cloudlog.Env {
 // stderr, naming every bad variable at once, and the process exits 1.
 func Main[T any](app App[T]) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	err := Run(ctx, app, Env{Args: os.Args[1:]})
+	name := filepath.Base(os.Args[0])
+	err := Run(ctx, app, Env{Args: os.Args[1:], Name: name})
 	stop()
 	if err != nil {
-		name := filepath.Base(os.Args[0])
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, strings.ReplaceAll(err.Error(), "BINARY", name))
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		var usage *UsageError
 		if errors.As(err, &usage) {
 			os.Exit(2)

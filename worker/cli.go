@@ -47,7 +47,12 @@ func isHelp(arg string) bool {
 var builtinNames = []string{"help", "redeliver", "redrive", "version"}
 
 // usage is the binary's help: the modes, the subcommands and every environment variable.
-func (a App[T]) usage() string {
+func (a App[T]) usage(env Env) string { return named(a.usageText(), env) }
+
+// named puts the program's name in a usage text.
+func named(usage string, env Env) string { return strings.ReplaceAll(usage, "BINARY", env.name()) }
+
+func (a App[T]) usageText() string {
 	var b strings.Builder
 	names := slices.Clone(builtinNames)
 	for n := range maps.Keys(a.Commands) {
@@ -115,7 +120,7 @@ func (a App[T]) dispatch(env Env) (sub subcommand[T], done bool, err error) {
 	}
 	switch {
 	case isHelp(name):
-		_, err := io.WriteString(env.stdout(), a.usage())
+		_, err := io.WriteString(env.stdout(), a.usage(env))
 		return sub, true, err
 	case name == "version" || name == "-version" || name == "--version":
 		_, err := fmt.Fprintln(env.stdout(), Version())
@@ -125,13 +130,14 @@ func (a App[T]) dispatch(env Env) (sub subcommand[T], done bool, err error) {
 	case name == "redeliver":
 		return subcommand[T]{builtin: redeliverCommand, args: rest}, false, nil
 	}
-	return sub, false, &UsageError{Problem: fmt.Sprintf("unknown argument %q", name), Usage: a.usage()}
+	return sub, false, &UsageError{Problem: fmt.Sprintf("unknown argument %q", name), Usage: a.usage(env)}
 }
 
 // parseFlags parses a subcommand's flags: -h prints its usage on stdout and reports done;
 // anything it does not know is a UsageError.
-func parseFlags(fs *flag.FlagSet, usage string, args []string, stdout io.Writer) (done bool, err error) {
+func parseFlags(fs *flag.FlagSet, usage string, args []string, env Env) (done bool, err error) {
 	fs.SetOutput(io.Discard)
+	usage, stdout := named(usage, env), env.stdout()
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			_, err := io.WriteString(stdout, usage+"\n")
@@ -172,17 +178,17 @@ func redeliverCommand(ctx context.Context, env Env, args []string) error {
 	fs.DurationVar(&opts.Since, "since", redeliver.DefaultSince, "redeliver deliveries first made this long ago at most")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "print what would be redelivered; request nothing")
 	fs.IntVar(&opts.MaxRedeliveries, "max-redeliveries", redeliver.DefaultMaxRedeliveries, "redeliveries of one delivery at most, over all runs")
-	if done, err := parseFlags(fs, redeliverUsage, args, env.stdout()); done || err != nil {
+	if done, err := parseFlags(fs, redeliverUsage, args, env); done || err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
-		return &UsageError{Problem: fmt.Sprintf("redeliver: unexpected argument %q", fs.Arg(0)), Usage: redeliverUsage}
+		return &UsageError{Problem: fmt.Sprintf("redeliver: unexpected argument %q", fs.Arg(0)), Usage: named(redeliverUsage, env)}
 	}
 	if opts.Since <= 0 || opts.Since > 72*time.Hour {
-		return &UsageError{Problem: fmt.Sprintf("redeliver: -since %s must be above 0 and at most 72h (GitHub keeps deliveries 3 days)", opts.Since), Usage: redeliverUsage}
+		return &UsageError{Problem: fmt.Sprintf("redeliver: -since %s must be above 0 and at most 72h (GitHub keeps deliveries 3 days)", opts.Since), Usage: named(redeliverUsage, env)}
 	}
 	if opts.MaxRedeliveries < 1 {
-		return &UsageError{Problem: "redeliver: -max-redeliveries must be at least 1", Usage: redeliverUsage}
+		return &UsageError{Problem: "redeliver: -max-redeliveries must be at least 1", Usage: named(redeliverUsage, env)}
 	}
 	cfg, err := config.LoadGitHubApp(ctx, env.lookuper())
 	if err != nil {

@@ -32,14 +32,14 @@ func redriveCommand(ctx context.Context, env Env, args []string) error {
 	fs.IntVar(&opts.Limit, "limit", 0, "stop after this many messages (0: all)")
 	fs.BoolVar(&opts.IncludeInvalid, "include-invalid", false, "also redrive messages the decoder refuses")
 	fs.DurationVar(&opts.Idle, "idle", redrive.DefaultIdle, "stop when no new message came for this long")
-	if done, err := parseFlags(fs, redriveUsage, args, env.stdout()); done || err != nil {
+	if done, err := parseFlags(fs, redriveUsage, args, env); done || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return &UsageError{Problem: fmt.Sprintf("redrive: one dead-letter subscription is needed, got %d arguments", fs.NArg()), Usage: redriveUsage}
+		return &UsageError{Problem: fmt.Sprintf("redrive: one dead-letter subscription is needed, got %d arguments", fs.NArg()), Usage: named(redriveUsage, env)}
 	}
 	if opts.Limit < 0 {
-		return &UsageError{Problem: "redrive: -limit must not be negative", Usage: redriveUsage}
+		return &UsageError{Problem: "redrive: -limit must not be negative", Usage: named(redriveUsage, env)}
 	}
 	cfg, err := config.LoadRedrive(ctx, env.lookuper())
 	if err != nil {
