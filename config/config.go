@@ -33,7 +33,7 @@ type Worker struct {
 	Subscription       string        `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull the reconcile stage from this ordered subscription of the reconcile topic (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
 	IntakeSubscription string        `env:"INTAKE_SUBSCRIPTION" desc:"when set, pull the intake stage from this subscription of a relay topic (needs RECONCILE_TOPIC)"`
 	ReconcileTopic     string        `env:"RECONCILE_TOPIC" desc:"the reconcile topic the intake stage publishes to, ordering key owner/repo@sha (projects/P/topics/T, or T with GOOGLE_CLOUD_PROJECT); required to serve intake, push or pull"`
-	AckDeadline        time.Duration `env:"ACK_DEADLINE, default=10m" desc:"the reconcile subscription's ack deadline (pull: how long a message's lease is kept): each message's work, GitHub calls and final writes included, ends before it"`
+	AckDeadline        time.Duration `env:"ACK_DEADLINE, default=10m" desc:"the reconcile subscription's ack deadline (pull: how long a message's lease is kept): each message's work, GitHub calls and final writes included, ends before it; 2m20s to 10m"`
 	Project            string        `env:"GOOGLE_CLOUD_PROJECT" desc:"the Google Cloud project (else the metadata server, only on Cloud Run)"`
 	EmulatorHost       string        `env:"PUBSUB_EMULATOR_HOST" desc:"host:port of a Pub/Sub emulator; honoured by the Pub/Sub client"`
 

@@ -83,7 +83,7 @@ Commands:
 			fmt.Fprintf(&b, "  %-10s this reconciler's own command (needs the whole configuration)\n", n)
 		}
 	}
-	b.WriteString("Run BINARY COMMAND -h for a command's flags.\n\nEnvironment (variable, default, meaning):\n")
+	b.WriteString("\nRun BINARY COMMAND -h for a command's flags.\n\nEnvironment (variable, default, meaning):\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	for _, v := range append(config.Variables(), a.Variables...) {
 		def := v.Default
