@@ -1,5 +1,6 @@
-// Package config is the environment of a reconciler process: Worker, one struct read with
-// go-envconfig and validated as a whole so a bad start names every problem at once, the same
+// Package config is the environment of a reconciler process: Worker, one struct with
+// go-envconfig's tags, read by Process (every field, whatever the others hold) and validated
+// as a whole so a bad start names every problem at once (Errors), the same
 // for every reconciler binary (worker.Main). A reconciler with settings of its own keeps them
 // in a go-envconfig struct of its own (hygiene.Config, say), read from the same environment
 // with Process and documented with VariablesOf; worker.App.New composes the two.
