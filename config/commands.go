@@ -2,10 +2,12 @@ package config
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/sethvargo/go-envconfig"
 )
@@ -83,13 +85,28 @@ func appProblems(appID int64, key, keyFile, apiURL string, bad func(name, format
 		bad("GITHUB_APP_PRIVATE_KEY", "is required (or GITHUB_APP_PRIVATE_KEY_FILE)")
 	case key != "" && keyFile != "":
 		bad("GITHUB_APP_PRIVATE_KEY", "and GITHUB_APP_PRIVATE_KEY_FILE are both set; set one")
-	case key != "" && !strings.Contains(key, "PRIVATE KEY-----"):
+	case key != "" && !isRSAKey([]byte(key)):
 		// Never echo the value: it is a secret.
-		bad("GITHUB_APP_PRIVATE_KEY", "is not a PEM private key")
+		bad("GITHUB_APP_PRIVATE_KEY", "is not a PEM-encoded RSA private key (PKCS#1 or PKCS#8), as GitHub gives an App")
 	}
 	if u, err := url.Parse(apiURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("GITHUB_API_URL", "%q is not an http(s) URL", apiURL)
 	}
+}
+
+// isRSAKey reports whether p is a PEM-encoded RSA private key, the one test of a key, so that
+// a bad key gets one message whatever is wrong with it.
+func isRSAKey(p []byte) bool {
+	block, _ := pem.Decode(p)
+	if block == nil {
+		return false
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return true
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	_, ok := k.(*rsa.PrivateKey)
+	return err == nil && ok
 }
 
 // readKey returns the key, or the file's content when the key is not given inline.
@@ -100,6 +117,9 @@ func readKey(key, file string) ([]byte, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("config: GITHUB_APP_PRIVATE_KEY_FILE: %w", err)
+	}
+	if !isRSAKey(b) {
+		return nil, fmt.Errorf("config: GITHUB_APP_PRIVATE_KEY_FILE: %s is not a PEM-encoded RSA private key (PKCS#1 or PKCS#8), as GitHub gives an App", file)
 	}
 	return b, nil
 }

@@ -2,6 +2,10 @@ package config_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -12,11 +16,20 @@ import (
 	"github.com/prreconciler/prreconciler/config"
 )
 
+// testKey is a PEM RSA key, as GitHub gives an App.
+var testKey = func() string {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+}()
+
 // validEnv is a configuration Load accepts, for tests that change one thing.
 func validEnv(extra map[string]string) envconfig.Lookuper {
 	m := map[string]string{
 		"GITHUB_APP_ID":          "42",
-		"GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----\n",
+		"GITHUB_APP_PRIVATE_KEY": testKey,
 		"IDENTITY":               "diff-hygiene",
 	}
 	for k, v := range extra {
@@ -48,6 +61,10 @@ func TestLoadNamesEveryProblemOnce(t *testing.T) {
 			[]string{"ACK_DEADLINE:"}},
 		{"too large", map[string]string{"MAX_IN_FLIGHT": "99999999999999999999999"},
 			[]string{`MAX_IN_FLIGHT: "99999999999999999999999" is too large`}, nil},
+		{"a key that is not one, in one message", map[string]string{"GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"},
+			[]string{"GITHUB_APP_PRIVATE_KEY: is not a PEM-encoded RSA private key (PKCS#1 or PKCS#8), as GitHub gives an App"}, []string{"AAAA"}},
+		{"not PEM at all, the same message", map[string]string{"GITHUB_APP_PRIVATE_KEY": "hunter2"},
+			[]string{"GITHUB_APP_PRIVATE_KEY: is not a PEM-encoded RSA private key (PKCS#1 or PKCS#8), as GitHub gives an App"}, []string{"hunter2"}},
 		{"missing", map[string]string{"GITHUB_APP_ID": "", "IDENTITY": ""},
 			[]string{"GITHUB_APP_ID: is required and must be a positive App id", "IDENTITY: is required (the check run name)"}, nil},
 	} {

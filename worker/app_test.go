@@ -45,7 +45,7 @@ func TestStartRefusesWhatCannotWork(t *testing.T) {
 		{"the reconciler's and the worker's configuration, in one error", worker.App[notes]{New: newFails},
 			map[string]string{"IDENTITY": "", "MAX_IN_FLIGHT": "0"}, []string{"POLICY_FILE", "IDENTITY", "MAX_IN_FLIGHT"}},
 		{"a key that is not one", worker.App[notes]{Reconcile: succeed},
-			map[string]string{"GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"}, []string{"github app"}},
+			map[string]string{"GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"}, []string{"GITHUB_APP_PRIVATE_KEY: is not a PEM-encoded RSA private key"}},
 		{"a key file that is not there", worker.App[notes]{Reconcile: succeed},
 			map[string]string{"GITHUB_APP_PRIVATE_KEY": "", "GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent/app.pem"}, []string{"GITHUB_APP_PRIVATE_KEY_FILE"}},
 	}
