@@ -51,7 +51,7 @@ func checkApp(ctx context.Context, clients *githubapp.Factory, cfg *config.Worke
 	var er *github.ErrorResponse
 	switch {
 	case err == nil:
-		log.Info("GitHub App checked", "app_id", app.GetID(), "app_slug", app.GetSlug())
+		log.Debug("GitHub App checked", "app_id", app.GetID(), "app_slug", app.GetSlug())
 		return nil
 	case errors.As(err, &er) && er.Response != nil && (er.Response.StatusCode == http.StatusUnauthorized || er.Response.StatusCode == http.StatusNotFound):
 		key := "GITHUB_APP_PRIVATE_KEY"
