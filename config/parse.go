@@ -163,8 +163,6 @@ func parseTag(tag string) (string, tagOptions) {
 	return strings.TrimSpace(name), o
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
-
 // isLeaf reports whether v is set from one value rather than descended into.
 func isLeaf(v reflect.Value) bool {
 	_, ok := v.Addr().Interface().(encoding.TextUnmarshaler)
@@ -181,7 +179,7 @@ func setValue(v reflect.Value, raw, delimiter string) string {
 			return ""
 		}
 	}
-	if v.Type() == durationType {
+	if v.Type() == reflect.TypeFor[time.Duration]() {
 		d, err := time.ParseDuration(strings.TrimSpace(raw))
 		if err != nil {
 			return fmt.Sprintf("%q is not a duration (a number with a unit: 30s, 5m, 1h30m)", raw)

@@ -44,7 +44,7 @@ func isHelp(arg string) bool {
 }
 
 // builtinNames are the subcommands every reconciler binary has.
-var builtinNames = []string{"help", "redeliver", "redrive", "version"}
+func builtinNames() []string { return []string{"help", "redeliver", "redrive", "version"} }
 
 // usage is the binary's help: the modes, the subcommands and every environment variable.
 func (a App[T]) usage(env Env) string { return named(a.usageText(), env) }
@@ -54,7 +54,7 @@ func named(usage string, env Env) string { return strings.ReplaceAll(usage, "BIN
 
 func (a App[T]) usageText() string {
 	var b strings.Builder
-	names := slices.Clone(builtinNames)
+	names := builtinNames()
 	for n := range maps.Keys(a.Commands) {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
@@ -79,7 +79,7 @@ Commands:
   version    print the build's version, commit and date
 `, strings.Join(names, ", "))
 	for _, n := range names {
-		if !slices.Contains(builtinNames, n) {
+		if !slices.Contains(builtinNames(), n) {
 			fmt.Fprintf(&b, "  %-10s this reconciler's own command (needs the whole configuration)\n", n)
 		}
 	}
