@@ -12,6 +12,12 @@ COPY . .
 # The reconciler to build, default ./cmd/worker (diff hygiene); yours with
 # --build-arg MAIN=./examples/prsize. `make build` reads it from the environment.
 ARG MAIN
+# What `worker version` reports (the context has no .git): pass
+# --build-arg VERSION=$(git describe --tags --always) --build-arg COMMIT=$(git rev-parse HEAD).
+# `make build` reads them from the environment; BUILD_DATE defaults to now.
+ARG VERSION
+ARG COMMIT
+ARG BUILD_DATE
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build make build
 
 # Run: no shell, no package manager, a non-root user; only the static binary.

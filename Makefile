@@ -16,8 +16,17 @@ MODULES := . terraform deploytest
 
 # MAIN is the command built into bin/worker: ./cmd/worker (diff hygiene) unless given, e.g.
 # `make build MAIN=./examples/prsize`; the Dockerfile passes its MAIN build argument.
+# VERSION, COMMIT and BUILD_DATE name the build (`worker version`, the start-up log, the GitHub
+# User-Agent): from git here, from the Dockerfile's build arguments in an image (the context has
+# no .git). Empty ones fall back to the Go toolchain's build information.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILDINFO  := github.com/prreconciler/prreconciler/internal/buildinfo
+LDFLAGS    := -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(BUILD_DATE)
+
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/worker $(or $(MAIN),./cmd/worker)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="$(LDFLAGS)" -o bin/worker $(or $(MAIN),./cmd/worker)
 
 local:
 	$(GO) run ./cmd/local

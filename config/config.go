@@ -1,5 +1,6 @@
-// Package config is the environment of a reconciler process: Worker, one struct read with
-// go-envconfig and validated as a whole so a bad start names every problem at once, the same
+// Package config is the environment of a reconciler process: Worker, one struct with
+// go-envconfig's tags, read by Process (every field, whatever the others hold) and validated
+// as a whole so a bad start names every problem at once (Errors), the same
 // for every reconciler binary (worker.Main). A reconciler with settings of its own keeps them
 // in a go-envconfig struct of its own (hygiene.Config, say), read from the same environment
 // with Process and documented with VariablesOf; worker.App.New composes the two.
@@ -9,8 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -35,7 +34,7 @@ type Worker struct {
 	Subscription       string        `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull the reconcile stage from this ordered subscription of the reconcile topic (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
 	IntakeSubscription string        `env:"INTAKE_SUBSCRIPTION" desc:"when set, pull the intake stage from this subscription of a relay topic (needs RECONCILE_TOPIC)"`
 	ReconcileTopic     string        `env:"RECONCILE_TOPIC" desc:"the reconcile topic the intake stage publishes to, ordering key owner/repo@sha (projects/P/topics/T, or T with GOOGLE_CLOUD_PROJECT); required to serve intake, push or pull"`
-	AckDeadline        time.Duration `env:"ACK_DEADLINE, default=10m" desc:"the reconcile subscription's ack deadline (pull: how long a message's lease is kept): each message's work, GitHub calls and final writes included, ends before it"`
+	AckDeadline        time.Duration `env:"ACK_DEADLINE, default=10m" desc:"the reconcile subscription's ack deadline (pull: how long a message's lease is kept): each message's work, GitHub calls and final writes included, ends before it; 2m20s to 10m"`
 	Project            string        `env:"GOOGLE_CLOUD_PROJECT" desc:"the Google Cloud project (else the metadata server, only on Cloud Run)"`
 	EmulatorHost       string        `env:"PUBSUB_EMULATOR_HOST" desc:"host:port of a Pub/Sub emulator; honoured by the Pub/Sub client"`
 
@@ -65,6 +64,14 @@ const (
 	MinAckDeadline = 10 * time.Second
 )
 
+// MinReconcileTimeout is the shortest RECONCILE_TIMEOUT, and MinUsableAckDeadline the
+// shortest ACK_DEADLINE a worker can run in: the reconciler's shortest deadline, the final
+// status writes and the margin. Pub/Sub's own minimum (MinAckDeadline) is below it.
+const (
+	MinReconcileTimeout  = 10 * time.Second
+	MinUsableAckDeadline = MinReconcileTimeout + FinalWritesReserve + DeadlineMargin
+)
+
 // FinalWritesReserve is what a message's deadline keeps after the reconciler for the status
 // writes that record its result (two status operations of a minute at most), and
 // DeadlineMargin what it keeps before the ack deadline for the answer to reach Pub/Sub. A
@@ -80,36 +87,40 @@ func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
 		l = envconfig.OsLookuper()
 	}
 	var c Worker
-	if err := Process(ctx, l, &c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := c.Validate(); err != nil {
+	var errs Errors
+	if err := Process(ctx, l, &c); err != nil && !errors.As(err, &errs) {
 		return nil, err
+	}
+	// A variable that did not parse holds its zero value: what Validate says of it would be
+	// a second, wrong message.
+	for _, e := range c.problems() {
+		if !errs.has(e.Name) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("config: %w", errs)
 	}
 	return &c, nil
 }
 
-// Validate reports every missing or bad variable at once, each by name.
+// Validate reports every missing or bad variable at once, each by name once, in an Errors.
 func (c *Worker) Validate() error {
-	var errs []error
+	if errs := c.problems(); len(errs) > 0 {
+		return fmt.Errorf("config: %w", errs)
+	}
+	return nil
+}
+
+// problems returns the problem of each bad variable of c.
+func (c *Worker) problems() Errors {
+	var errs Errors
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+		if !errs.has(name) {
+			errs.add(name, fmt.Sprintf(format, args...))
+		}
 	}
-	if c.AppID <= 0 {
-		bad("GITHUB_APP_ID", "is required and must be a positive App id")
-	}
-	switch {
-	case c.PrivateKey == "" && c.PrivateKeyFile == "":
-		bad("GITHUB_APP_PRIVATE_KEY", "is required (or GITHUB_APP_PRIVATE_KEY_FILE)")
-	case c.PrivateKey != "" && c.PrivateKeyFile != "":
-		bad("GITHUB_APP_PRIVATE_KEY", "and GITHUB_APP_PRIVATE_KEY_FILE are both set; set one")
-	case c.PrivateKey != "" && !strings.Contains(c.PrivateKey, "PRIVATE KEY-----"):
-		// Never echo the value: it is a secret.
-		bad("GITHUB_APP_PRIVATE_KEY", "is not a PEM private key")
-	}
-	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		bad("GITHUB_API_URL", "%q is not an http(s) URL", c.APIURL)
-	}
+	appProblems(c.AppID, c.PrivateKey, c.PrivateKeyFile, c.APIURL, bad)
 	if c.Identity == "" {
 		bad("IDENTITY", "is required (the check run name)")
 	} else if err := events.ValidateIdentity(c.Identity); err != nil {
@@ -146,15 +157,21 @@ func (c *Worker) Validate() error {
 	if c.IntakeSubscription != "" && c.Subscription != "" && c.IntakeSubscriptionName() == c.SubscriptionName() {
 		bad("INTAKE_SUBSCRIPTION", "is PUBSUB_SUBSCRIPTION too; the intake and the reconcile stage need a subscription each")
 	}
-	if c.AckDeadline < MinAckDeadline || c.AckDeadline > MaxAckDeadline {
-		bad("ACK_DEADLINE", "%s must be between %s and %s, as Pub/Sub's ack deadlines are", c.AckDeadline, MinAckDeadline, MaxAckDeadline)
+	ackOK := c.AckDeadline >= MinUsableAckDeadline && c.AckDeadline <= MaxAckDeadline
+	if !ackOK {
+		bad("ACK_DEADLINE", "%s must be between %s and %s: it holds the reconciler's RECONCILE_TIMEOUT (at least %s), %s for the final status writes and a %s margin, and Pub/Sub allows at most %s",
+			c.AckDeadline, MinUsableAckDeadline, MaxAckDeadline, MinReconcileTimeout, FinalWritesReserve, DeadlineMargin, MaxAckDeadline)
 	}
 	if c.MaxInFlight < 1 {
 		bad("MAX_IN_FLIGHT", "must be at least 1")
 	}
-	if most := c.MaxReconcileTimeout(); c.ReconcileTimeout <= 0 || c.ReconcileTimeout > most {
-		bad("RECONCILE_TIMEOUT", "%s must be above 0 and at most %s: ACK_DEADLINE %s less %s for the final status writes and a %s margin",
-			c.ReconcileTimeout, most, c.AckDeadline, FinalWritesReserve, DeadlineMargin)
+	switch most := c.MaxReconcileTimeout(); {
+	case c.ReconcileTimeout < MinReconcileTimeout:
+		bad("RECONCILE_TIMEOUT", "%s must be at least %s", c.ReconcileTimeout, MinReconcileTimeout)
+	case ackOK && c.ReconcileTimeout > most:
+		// Only against a usable ACK_DEADLINE: a bad one is blamed on itself, above.
+		bad("RECONCILE_TIMEOUT", "%s must be at most %s: ACK_DEADLINE %s less %s for the final status writes and a %s margin (or raise ACK_DEADLINE, up to %s)",
+			c.ReconcileTimeout, most, c.AckDeadline, FinalWritesReserve, DeadlineMargin, MaxAckDeadline)
 	}
 	if c.InProgressAfter < 0 || c.InProgressAfter > c.ReconcileTimeout {
 		bad("IN_PROGRESS_AFTER", "%s must be between 0s and RECONCILE_TIMEOUT %s", c.InProgressAfter, c.ReconcileTimeout)
@@ -223,57 +240,12 @@ func (c *Worker) Validate() error {
 			bad("LOG_DESTINATION", "%v", err)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("config: %w", errors.Join(errs...))
-	}
-	return nil
-}
-
-// Process reads the go-envconfig struct spec points to from l (the process environment when
-// nil), as Load reads Worker: a value that does not parse is reported by its variable's name
-// (go-envconfig names the struct field). It does not validate.
-func Process(ctx context.Context, l envconfig.Lookuper, spec any) error {
-	if l == nil {
-		l = envconfig.OsLookuper()
-	}
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: spec, Lookuper: l}); err != nil {
-		return envError(err, reflect.TypeOf(spec))
-	}
-	return nil
-}
-
-// envError names the variable in go-envconfig's parse errors, which name the struct field.
-func envError(err error, t reflect.Type) error {
-	msg := err.Error()
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return err
-	}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if rest, ok := strings.CutPrefix(msg, f.Name+": "); ok {
-			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-			if inner := errors.Unwrap(err); inner != nil {
-				return fmt.Errorf("%s: %w", name, inner)
-			}
-			return fmt.Errorf("%s: %s", name, rest)
-		}
-	}
-	return err
+	return errs
 }
 
 // Key returns the App's private key, read from the file when one is configured.
 func (c *Worker) Key() ([]byte, error) {
-	if c.PrivateKey != "" {
-		return []byte(c.PrivateKey), nil
-	}
-	b, err := os.ReadFile(c.PrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("config: GITHUB_APP_PRIVATE_KEY_FILE: %w", err)
-	}
-	return b, nil
+	return readKey(c.PrivateKey, c.PrivateKeyFile)
 }
 
 // MaxBackoff is the largest backoff of a Pub/Sub retry policy.

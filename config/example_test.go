@@ -88,7 +88,7 @@ func ExampleProcess() {
 	}
 	// Output:
 	// 400 big-on-purpose <nil>
-	// PRSIZE_MAX_LINES: strconv.ParseInt: parsing "many": invalid syntax
+	// PRSIZE_MAX_LINES: "many" is not a whole number
 	// PRSIZE_MAX_LINES (default "400"): pull requests above this many changed lines are flagged
 	// PRSIZE_LABEL (default ""): a label that exempts a pull request
 }

@@ -638,3 +638,41 @@ func TestCheckPublishCommandCatchesMistakes(t *testing.T) {
 		})
 	}
 }
+
+// The build names itself: the Dockerfile declares VERSION, COMMIT and BUILD_DATE, build
+// arguments that reach `make build` as environment variables, and make passes them to the
+// linker for `worker version`.
+func TestMakeBuildVersion(t *testing.T) {
+	src, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, c := range parseDockerfile(t, src)[0].Commands {
+		if a, ok := c.(*instructions.ArgCommand); ok {
+			for _, kv := range a.Args {
+				declared[kv.Key] = true
+			}
+		}
+	}
+	for _, name := range []string{"VERSION", "COMMIT", "BUILD_DATE"} {
+		if !declared[name] {
+			t.Errorf("the build stage declares no ARG %s", name)
+		}
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	cmd := exec.Command("make", "-n", "--no-print-directory", "build")
+	cmd.Env = append(os.Environ(), "VERSION=v9.8.7", "COMMIT=0123abc", "BUILD_DATE=2026-01-02T03:04:05Z")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make -n build: %v", err)
+	}
+	const pkg = "github.com/prreconciler/prreconciler/internal/buildinfo"
+	for _, want := range []string{"-X " + pkg + ".version=v9.8.7", "-X " + pkg + ".commit=0123abc", "-X " + pkg + ".date=2026-01-02T03:04:05Z"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make build runs %q, without %q", out, want)
+		}
+	}
+}

@@ -47,6 +47,9 @@ type Options struct {
 	// ResetJitter bounds the random delay after a rate-limit reset or a pause before this
 	// Factory admits work again; 0 means DefaultResetJitter, a negative value none.
 	ResetJitter time.Duration
+	// UserAgent is sent with every request (GitHub asks for one that names the software);
+	// "" keeps go-github's.
+	UserAgent string
 }
 
 // Factory hands out go-github clients authenticated as installations of one GitHub App.
@@ -59,6 +62,7 @@ type Factory struct {
 	budget  time.Duration
 	tr      http.RoundTripper
 	log     *slog.Logger
+	agent   string
 	appOnce sync.Once
 	app     *github.Client // authenticated with the App JWT
 
@@ -102,6 +106,7 @@ func New(appID int64, privateKeyPEM []byte, opts Options) (*Factory, error) {
 		budget:  opts.RetryBudget,
 		tr:      opts.Transport,
 		log:     opts.Logger,
+		agent:   opts.UserAgent,
 		clients: map[int64]*github.Client{},
 		tokens:  map[int64]*ghinstallation.Transport{},
 		repos:   map[string]int64{},
@@ -173,6 +178,9 @@ func (f *Factory) newAppsTransport() *ghinstallation.AppsTransport {
 func (f *Factory) newClient(auth http.RoundTripper, who string) *github.Client {
 	c := github.NewClient(&http.Client{Transport: f.stack(auth, who)})
 	c.BaseURL = f.base
+	if f.agent != "" {
+		c.UserAgent = f.agent
+	}
 	if f.upload != nil {
 		c.UploadURL = f.upload
 	}
@@ -185,6 +193,10 @@ func (f *Factory) appClient() *github.Client {
 	f.appOnce.Do(func() { f.app = f.newClient(f.newAppsTransport(), "app") })
 	return f.app
 }
+
+// AppClient returns the client authenticated as the App itself (App JWT): for the App's own
+// endpoints (GET /app, its webhook deliveries), which spend no installation's rate limit.
+func (f *Factory) AppClient() *github.Client { return f.appClient() }
 
 // Client returns the cached client of an installation. With installationID 0 the installation is
 // looked up from the repository (GET /repos/{owner}/{repo}/installation, authenticated as the

@@ -309,7 +309,8 @@ const (
 
 // routeAuth: which credential a route takes.
 func jwtRoute(r Route) bool {
-	return r == RouteCreateInstallationToken || r == RouteGetRepoInstallation || r == RouteGetApp
+	return r == RouteCreateInstallationToken || r == RouteGetRepoInstallation || r == RouteGetApp ||
+		r == RouteListHookDeliveries || r == RouteRedeliverHookDelivery
 }
 
 // authenticate checks the Authorization header as GitHub does for the route.

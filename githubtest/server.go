@@ -52,6 +52,10 @@ const (
 	RouteGetApp Route = "GET /app"
 	// RouteGetRateLimit gets the rate-limit status of the caller; it does not count against the limit.
 	RouteGetRateLimit Route = "GET /rate_limit"
+	// RouteListHookDeliveries lists the deliveries of the App's webhook (App JWT).
+	RouteListHookDeliveries Route = "GET /app/hook/deliveries"
+	// RouteRedeliverHookDelivery asks for a delivery of the App's webhook again (App JWT, 202).
+	RouteRedeliverHookDelivery Route = "POST /app/hook/deliveries/{delivery_id}/attempts"
 )
 
 // allRoutes lists the routes in matching order.
@@ -59,6 +63,7 @@ var allRoutes = []Route{
 	RouteCreateCheckRun, RouteUpdateCheckRun, RouteGetCheckRun, RouteListCheckRunAnnotations,
 	RouteRerequestCheckRun, RouteListCheckRunsForRef, RouteGetPullRequest, RouteListPullRequestFiles,
 	RouteCompareCommits, RouteGetRepoInstallation, RouteCreateInstallationToken, RouteGetApp, RouteGetRateLimit,
+	RouteListHookDeliveries, RouteRedeliverHookDelivery,
 }
 
 // Request is one entry of the request log (see Server.Requests).
@@ -169,6 +174,10 @@ type Server struct {
 	userRate      map[int64]*bucket
 	rateUsed      int
 	defaultClient *github.Client
+
+	deliveries       []*HookDelivery
+	nextDeliveryID   int64
+	redeliveryStatus *int
 }
 
 type fault struct {
@@ -681,6 +690,10 @@ func (s *Server) dispatch(r *http.Request, route Route, p map[string]string, a a
 		return jsonResponse(http.StatusOK, s.appJSON(a.app))
 	case RouteGetRateLimit:
 		return s.getRateLimit(a)
+	case RouteListHookDeliveries:
+		return s.listHookDeliveries(r, a)
+	case RouteRedeliverHookDelivery:
+		return s.redeliverHookDelivery(p, a)
 	}
 	return notFound()
 }

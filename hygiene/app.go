@@ -82,7 +82,7 @@ func Cost(req *events.Request) int {
 //
 //	func main() { worker.Main(hygiene.App()) }
 func App() worker.App[Details] {
-	return worker.App[Details]{New: New, Cost: Cost}
+	return worker.App[Details]{New: New, Cost: Cost, Variables: config.VariablesOf(Config{})}
 }
 
 // Reconciler returns the diff hygiene reconciler for the worker: the details carry their own

@@ -133,6 +133,9 @@ func TestLoadConfig(t *testing.T) {
 		{"bad values", map[string]string{"HYGIENE_MAX_FILE_BYTES": "0", "HYGIENE_MAX_FILE_LINES": "-1"}, hygiene.Config{},
 			[]string{"HYGIENE_MAX_FILE_BYTES: must be at least 1", "HYGIENE_MAX_FILE_LINES: must be at least 1"}},
 		{"unparsable", map[string]string{"HYGIENE_MAX_FILE_LINES": "many"}, hygiene.Config{}, []string{"HYGIENE_MAX_FILE_LINES"}},
+		// Both at once, in plain words: config.Process reads every field whatever the others hold.
+		{"both unparsable", map[string]string{"HYGIENE_MAX_FILE_BYTES": "1MB", "HYGIENE_MAX_FILE_LINES": "many"}, hygiene.Config{},
+			[]string{`HYGIENE_MAX_FILE_BYTES: "1MB" is not a whole number`, `HYGIENE_MAX_FILE_LINES: "many" is not a whole number`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

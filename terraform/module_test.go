@@ -8,7 +8,11 @@ package terraform_test
 // mistake in wiring would break, and mutated copies of the module must fail them.
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"maps"
 	"os"
@@ -18,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -2103,7 +2108,7 @@ func moduleEnv(c *tfConfig, set map[string]cty.Value) (map[string]string, error)
 	for _, e := range child(container, "env") {
 		name, _ := literalString(e.Body, "name")
 		if name == "GITHUB_APP_PRIVATE_KEY" {
-			env[name] = "-----BEGIN RSA PRIVATE KEY-----\nstand-in\n-----END RSA PRIVATE KEY-----\n"
+			env[name] = standInKey() // the worker parses it at start: a real key, of no App
 			continue
 		}
 		a, ok := e.Body.Attributes["value"]
@@ -2252,3 +2257,12 @@ func TestModuleEnvironmentLoads(t *testing.T) {
 		})
 	}
 }
+
+// standInKey is a PEM RSA key of no App, generated once, for the worker's configuration check.
+var standInKey = sync.OnceValue(func() string {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+})

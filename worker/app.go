@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,13 +18,12 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubapp"
+	"github.com/prreconciler/prreconciler/internal/buildinfo"
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
@@ -52,10 +49,15 @@ type App[T any] struct {
 	// fresh run at the head commit, as a Re-run does, and the previous run is kept. The
 	// reconciler tells why it runs from the request's Trigger ("pull_request.edited").
 	PullRequestActions []string
-	// Commands are the binary's subcommands: `BINARY NAME ARGS...` starts the process (the
-	// configuration is read and validated, the clients are made) and runs Commands[NAME]
-	// with it instead of serving. Without arguments the binary serves.
+	// Commands are the binary's own subcommands: `BINARY NAME ARGS...` starts the process
+	// (the whole configuration is read and validated, the clients are made) and runs
+	// Commands[NAME] with it instead of serving. Without arguments the binary serves. A name
+	// here takes precedence over the built-in ones (help, version, redrive, redeliver), which
+	// need only the configuration they use.
 	Commands map[string]Command[T]
+	// Variables are the reconciler's own environment variables (config.VariablesOf on its
+	// go-envconfig struct), listed by -h after the worker's.
+	Variables []config.Variable
 }
 
 // Command is a subcommand of a reconciler binary (see App.Commands): it runs with the started
@@ -68,6 +70,8 @@ type Command[T any] func(ctx context.Context, p *Process[T], args []string) erro
 type Env struct {
 	// Args are the command-line arguments after the program's name.
 	Args []string
+	// Name is the program's name in usage texts; "" means "BINARY".
+	Name string
 	// Lookuper gives the environment variables; nil means the process environment.
 	Lookuper envconfig.Lookuper
 	// Stdout receives the log records written as JSON lines; nil means os.Stdout.
@@ -80,6 +84,13 @@ type Env struct {
 	PubSubOptions []option.ClientOption
 	// LoggingOptions reach the Cloud Logging client (a fake API, say).
 	LoggingOptions []option.ClientOption
+}
+
+func (e Env) name() string {
+	if e.Name == "" {
+		return "BINARY"
+	}
+	return e.Name
 }
 
 func (e Env) lookuper() envconfig.Lookuper {
@@ -116,57 +127,47 @@ func (e Env) cloud() cloudlog.Env {
 //	func main() { worker.Main(worker.App[Details]{Reconcile: reconcile}) }
 //
 // It runs Run with the process's arguments and environment until SIGTERM (Cloud Run's
-// shutdown signal) or an interrupt, and exits 0 after a clean shutdown. A configuration that
-// cannot work, an unknown argument or any other failure is printed as one error on stderr,
-// naming every bad variable at once, and the process exits 1.
+// shutdown signal) or an interrupt, and exits 0 after a clean shutdown, help or version. A
+// command line it does not understand (a UsageError) is printed with the usage on stderr and
+// exits 2. A configuration that cannot work or any other failure is printed as one error on
+// stderr, naming every bad variable at once, and the process exits 1.
 func Main[T any](app App[T]) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	err := Run(ctx, app, Env{Args: os.Args[1:]})
+	name := filepath.Base(os.Args[0])
+	err := Run(ctx, app, Env{Args: os.Args[1:], Name: name})
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		var usage *UsageError
+		if errors.As(err, &usage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
 // Run starts the process of app in env (see Start) and serves until ctx is done (see
-// Process.Serve), or runs the subcommand env.Args names. It returns nil after a clean
-// shutdown.
+// Process.Serve), or runs the subcommand env.Args names: help (-h, --help) and version
+// (-version) print on env's stdout; redrive and redeliver read only the variables they use;
+// the App's Commands run with the started process. It returns nil after a clean shutdown, and
+// a *UsageError for a command line it does not understand.
 func Run[T any](ctx context.Context, app App[T], env Env) (err error) {
-	cmd, args, err := app.command(env.Args)
-	if err != nil {
+	sub, done, err := app.dispatch(env)
+	if done || err != nil {
 		return err
+	}
+	if sub.builtin != nil {
+		return sub.builtin(ctx, env, sub.args)
 	}
 	p, err := Start(ctx, app, env)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
-	if cmd != nil {
-		return cmd(ctx, p, args)
+	if sub.user != nil {
+		return sub.user(ctx, p, sub.args)
 	}
 	return p.Serve(ctx)
-}
-
-// command returns the subcommand args name, nil without arguments.
-func (a App[T]) command(args []string) (Command[T], []string, error) {
-	if len(args) == 0 {
-		return nil, nil, nil
-	}
-	if cmd := a.Commands[args[0]]; cmd != nil {
-		return cmd, args[1:], nil
-	}
-	if args[0] == "redrive" {
-		return redriveCommand[T], args[1:], nil // every reconciler binary has it
-	}
-	builtin := map[string]Command[T]{"redrive": redriveCommand[T]}
-	maps.Copy(builtin, a.Commands)
-	names := slices.Sorted(maps.Keys(builtin))
-	hint := "run without arguments (configured by the environment, see README \"Configuration\")"
-	if len(names) > 0 {
-		hint += " or with one of " + strings.Join(names, ", ")
-	}
-	return nil, nil, fmt.Errorf("unknown argument %q: %s", args[0], hint)
 }
 
 // reconciler returns the App's reconciler, built by New when it has one.
@@ -205,16 +206,15 @@ type Process[T any] struct {
 	// flushes it.
 	Logging *cloudlog.Logging
 
-	publisher  *pubsub.Publisher
-	stdout     io.Writer             // the Env's, for subcommands' output
-	pubsubOpts []option.ClientOption // the Env's, for subcommands' own clients
-	closeOnce  sync.Once
-	closeErr   error
+	publisher *pubsub.Publisher
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start reads the configuration of env (config.Worker, and the reconciler's own through
 // App.New), validates all of it, and builds the process: logging, the GitHub App's clients
-// (its key is parsed now), the status manager of IDENTITY, the reconcile stage and, with
+// (its key is parsed now, and checked once with GET /app: a 401 or 404 is an
+// *AppCredentialsError, no answer within AppCheckTimeout is only logged), the status manager of IDENTITY, the reconcile stage and, with
 // RECONCILE_TOPIC, the intake stage and its publisher. Nothing is served yet. Every problem of
 // the configuration is reported in the one error returned, and then nothing is left running.
 //
@@ -236,7 +236,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err != nil {
 		return nil, err
 	}
-	p := &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs, stdout: env.stdout(), pubsubOpts: env.PubSubOptions}
+	p := &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -261,10 +261,15 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if jitter == 0 {
 		jitter = -1
 	}
+	build := buildinfo.Read()
+	p.Logger.Info("worker starting", "version", build.Version, "commit", build.Commit, "built", build.Date)
 	clients, err := githubapp.New(cfg.AppID, key, githubapp.Options{BaseURL: cfg.APIURL, RetryBudget: cfg.RetryBudget,
-		Logger: p.Logger, BudgetReserve: reserve, ResetJitter: jitter})
+		Logger: p.Logger, BudgetReserve: reserve, ResetJitter: jitter, UserAgent: build.UserAgent()})
 	if err != nil {
 		return nil, fmt.Errorf("github app: %w", err)
+	}
+	if err := checkApp(ctx, clients, cfg, p.Logger); err != nil {
+		return nil, err
 	}
 	sm, err := statusmanager.NewStatusManager[T](ctx, cfg.Identity,
 		statusmanager.WithAppID(cfg.AppID), statusmanager.WithProject(project, cloudlog.Service(getenv)))
@@ -298,15 +303,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 			clientProject = strings.Split(name, "/")[1]
 		}
 	}
-	opts := env.PubSubOptions
-	if cfg.EmulatorHost != "" {
-		// The client reads PUBSUB_EMULATOR_HOST from the process environment only; env may
-		// be another.
-		opts = append([]option.ClientOption{option.WithEndpoint(cfg.EmulatorHost),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-			option.WithoutAuthentication(), option.WithTelemetryDisabled()}, opts...)
-	}
-	if p.PubSub, err = pubsub.NewClient(ctx, clientProject, opts...); err != nil {
+	if p.PubSub, err = pubsub.NewClient(ctx, clientProject, pubsubOptions(cfg.EmulatorHost, env)...); err != nil {
 		return nil, fmt.Errorf("pubsub client: %w", err)
 	}
 	if cfg.ReconcileTopic != "" {

@@ -2,14 +2,13 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/redrive"
 )
@@ -24,25 +23,31 @@ acknowledged only after its publish succeeded. Messages the decoder refuses stay
 -include-invalid. It stops when no new message came for -idle.`
 
 // redriveCommand is the redrive subcommand of every reconciler binary (see package redrive).
-func redriveCommand[T any](ctx context.Context, p *Process[T], args []string) error {
+// It needs only the Pub/Sub settings (config.Redrive): an on-call engineer moves dead letters
+// without the App's key.
+func redriveCommand(ctx context.Context, env Env, args []string) error {
 	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	opts := redrive.Options{Decoder: &events.Decoder{TypePrefix: p.Config.RelayTypePrefix, AppID: p.Config.AppID, Identity: p.Config.Identity}}
+	var opts redrive.Options
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "list what would be redriven; publish and acknowledge nothing")
 	fs.IntVar(&opts.Limit, "limit", 0, "stop after this many messages (0: all)")
 	fs.BoolVar(&opts.IncludeInvalid, "include-invalid", false, "also redrive messages the decoder refuses")
 	fs.DurationVar(&opts.Idle, "idle", redrive.DefaultIdle, "stop when no new message came for this long")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("redrive: %w\n%s", err, redriveUsage)
+	if done, err := parseFlags(fs, redriveUsage, args, env); done || err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("redrive: one dead-letter subscription is needed, got %d arguments\n%s", fs.NArg(), redriveUsage)
+		return &UsageError{Problem: fmt.Sprintf("redrive: one dead-letter subscription is needed, got %d arguments", fs.NArg()), Usage: named(redriveUsage, env)}
 	}
 	if opts.Limit < 0 {
-		return errors.New("redrive: -limit must not be negative")
+		return &UsageError{Problem: "redrive: -limit must not be negative", Usage: named(redriveUsage, env)}
 	}
+	cfg, err := config.LoadRedrive(ctx, env.lookuper())
+	if err != nil {
+		return err
+	}
+	opts.Decoder = &events.Decoder{TypePrefix: cfg.RelayTypePrefix, AppID: cfg.AppID, Identity: cfg.Identity}
 	sub := fs.Arg(0)
-	project := p.Config.Project
+	project := cfg.Project
 	switch {
 	case strings.HasPrefix(sub, "projects/"):
 		parts := strings.Split(sub, "/")
@@ -59,12 +64,12 @@ func redriveCommand[T any](ctx context.Context, p *Process[T], args []string) er
 	default:
 		sub = "projects/" + project + "/subscriptions/" + sub
 	}
-	c, err := pubsub.NewClient(ctx, project, p.pubsubOpts...)
+	c, err := pubsub.NewClient(ctx, project, pubsubOptions(cfg.EmulatorHost, env)...)
 	if err != nil {
 		return fmt.Errorf("redrive: pubsub client: %w", err)
 	}
 	defer c.Close()
-	opts.Progress = p.stdout
+	opts.Progress = env.stdout()
 	if _, err := redrive.Run(ctx, c, sub, opts); err != nil {
 		return err
 	}

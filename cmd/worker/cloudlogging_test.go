@@ -270,13 +270,15 @@ func TestLogDestinationAuto(t *testing.T) {
 				t.Fatalf("picked %+v, want %s", logs.Choice(), tt.want)
 			}
 			if tt.want == cloudlog.API {
-				if logs.Choice().Project != "cred-proj" || len(fake.Entries()) != 1 || stdout.Len() != 0 {
+				// The destination's record, then the start's own (the version).
+				if logs.Choice().Project != "cred-proj" || len(fake.Entries()) != 2 || stdout.Len() != 0 {
 					t.Errorf("project %q, %d entries, stdout %q", logs.Choice().Project, len(fake.Entries()), stdout.String())
 				}
 				return
 			}
-			var rec map[string]any
-			if err := json.Unmarshal([]byte(stdout.String()), &rec); err != nil {
+			var rec map[string]any // the first record says where the logs go
+			first, _, _ := strings.Cut(stdout.String(), "\n")
+			if err := json.Unmarshal([]byte(first), &rec); err != nil {
 				t.Fatalf("stdout %q: %v", stdout.String(), err)
 			}
 			if rec["severity"] != tt.severity || !strings.Contains(rec["reason"].(string), tt.reasonHas) || fake.Requests() != 0 {

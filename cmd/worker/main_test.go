@@ -204,8 +204,7 @@ func TestBinaryRefusesToStartWithoutItsConfiguration(t *testing.T) {
 		{"bad worker and hygiene variables, in one error", nil, []string{"GITHUB_APP_ID=3", "GITHUB_APP_PRIVATE_KEY=" + key, "IDENTITY=x",
 			"MAX_IN_FLIGHT=0", "HYGIENE_MAX_FILE_LINES=0"}, []string{"MAX_IN_FLIGHT", "HYGIENE_MAX_FILE_LINES"}},
 		{"a key that is not one", nil, []string{"GITHUB_APP_ID=3", "GITHUB_APP_PRIVATE_KEY=-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----", "IDENTITY=x"},
-			[]string{"github app"}},
-		{"the local run is another command", []string{"local"}, nil, []string{`unknown argument "local"`}},
+			[]string{"GITHUB_APP_PRIVATE_KEY: is not a PEM-encoded RSA private key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
