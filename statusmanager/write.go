@@ -88,7 +88,7 @@ func (s *Session[T]) SetActualState(ctx context.Context, title string, status *S
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := write[T]{s: s, title: title, status: &st, anns: anns, final: final, interim: interim, detailsURL: s.DetailsURL(), externalID: s.runRef().String()}
+	w := write[T]{s: s, title: title, status: &st, anns: anns, final: final, interim: interim, detailsURL: s.detailsURL(time.Now()), externalID: s.runRef().String()}
 	return w.run(ctx)
 }
 
