@@ -3,12 +3,12 @@ package statusmanager_test
 import (
 	"context"
 	"errors"
-	"regexp"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
