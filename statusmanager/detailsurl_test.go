@@ -71,7 +71,7 @@ func TestRunDetailsWindow(t *testing.T) {
 		t.Errorf("link = %s, want %s with a window", link, want)
 	}
 	from, to := window(t, link)
-	if lo, hi := before.Add(-statusmanager.DetailsWindowBefore-time.Second), before.Add(-statusmanager.DetailsWindowBefore); from.Before(lo) || from.After(hi) {
+	if lo, hi := before.Add(-statusmanager.DetailsWindowBefore), before.Add(-statusmanager.DetailsWindowBefore+time.Second); from.Before(lo) || from.After(hi) {
 		t.Errorf("window starts %v, want %v before the run started (%v)", from, statusmanager.DetailsWindowBefore, before)
 	}
 	if lo, hi := after.Add(statusmanager.DetailsWindowAfter-2*time.Second), after.Add(statusmanager.DetailsWindowAfter); to.Before(lo) || to.After(hi) {
