@@ -9,8 +9,9 @@ ENV GOTOOLCHAIN=local
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
-# The reconciler to build, default ./cmd/worker (diff hygiene); yours with
-# --build-arg MAIN=./examples/prsize. `make build` reads it from the environment.
+# The command of this module to build, default ./cmd/worker (diff hygiene); another with
+# --build-arg MAIN=./cmd/mine. `make build` reads it from the environment. A reconciler in a
+# module of its own builds with its own Dockerfile (examples/prsize/Dockerfile).
 ARG MAIN
 # What `worker version` reports (the context has no .git): pass
 # --build-arg VERSION=$(git describe --tags --always) --build-arg COMMIT=$(git rev-parse HEAD).

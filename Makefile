@@ -9,13 +9,16 @@ STATICCHECK := $(TOOLS)/staticcheck
 
 # MODULES are this repository's Go modules: the library and binary at the root, and modules of
 # their own for the tests that need dependencies the library must not require (the Terraform
-# module's tests, the container build's).
-MODULES := . terraform deploytest
+# module's tests, the container build's), and examples/prsize, a reconciler in a module of its own
+# that requires this one (with a replace to this checkout) and is built, vetted and tested as an
+# outside user's would be.
+MODULES := . terraform deploytest examples/prsize
 
 .PHONY: build local test vet staticcheck fmt-check terraform-check tools
 
 # MAIN is the command built into bin/worker: ./cmd/worker (diff hygiene) unless given, e.g.
-# `make build MAIN=./examples/prsize`; the Dockerfile passes its MAIN build argument.
+# `make build MAIN=./cmd/mine` for a command of this module; the Dockerfile passes its MAIN build
+# argument. A reconciler in a module of its own builds with its own Dockerfile (examples/prsize).
 # VERSION, COMMIT and BUILD_DATE name the build (`worker version`, the start-up log, the GitHub
 # User-Agent): from git here, from the Dockerfile's build arguments in an image (the context has
 # no .git). Empty ones fall back to the Go toolchain's build information.

@@ -49,6 +49,7 @@ type Worker struct {
 	RetryBudget         time.Duration `env:"GITHUB_RETRY_BUDGET, default=30s" desc:"how long one GitHub request may wait on secondary rate limits and 5xx retries; beyond it the message is nacked and comes back later"`
 	BudgetReserve       int           `env:"GITHUB_BUDGET_RESERVE, default=10" desc:"rate-limit points kept back when admitting a commit, for runs already started; a commit starts only when its installation's known budget covers its cost and this"`
 	ResetJitter         time.Duration `env:"GITHUB_RESET_JITTER, default=30s" desc:"after GitHub's rate limit resets (or a pause it asked for ends), each instance waits a random delay up to this before starting new work, so instances do not stampede"`
+	DetailsURLTemplate  string        `env:"DETAILS_URL_TEMPLATE" desc:"the check runs' details link as a Go text/template of the request's labels and the run's time window ({{.PRURL}}, {{.SHA}}, {{.Owner}}, {{.Repo}}, {{.Number}}, {{.Identity}}, {{.Project}}, {{.Service}}, {{.Query}}, {{.Start}}, {{.End}}; functions urlquery, queryescape, pathescape, rfc3339, unixmilli), for logs kept elsewhere; default: the Cloud Logging link of the run's records"`
 	RelayTypePrefix     string        `env:"RELAY_TYPE_PREFIX, default=dev.chainguard.github" desc:"CloudEvents type prefix of the webhook relay"`
 
 	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience, for a worker not behind Cloud Run's IAM check (needs PUSH_SERVICE_ACCOUNT)"`

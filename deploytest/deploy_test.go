@@ -54,6 +54,15 @@ func parseDockerfile(t *testing.T, src []byte) []instructions.Stage {
 // checkDockerfile returns every problem found; none for a Dockerfile that builds with
 // `make build` and ships only the static worker, as a non-root user, on distroless.
 func checkDockerfile(stages []instructions.Stage) []string {
+	return checkDockerfileBuild(stages, buildCommand)
+}
+
+// outsideBuildCommand is the build of examples/prsize/Dockerfile, a reconciler's module of its
+// own: no Makefile there, the same static, trimmed build.
+const outsideBuildCommand = `go build -trimpath -ldflags="-s -w" -o bin/worker .`
+
+// checkDockerfileBuild is checkDockerfile with the build stage's last RUN being build.
+func checkDockerfileBuild(stages []instructions.Stage, buildCommand string) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if len(stages) < 2 {
@@ -176,6 +185,18 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
+// TestOutsideModuleDockerfile: the documented image recipe of a reconciler in its own module
+// (docs/your-own-reconciler.md) passes the same checks as the repository's own.
+func TestOutsideModuleDockerfile(t *testing.T) {
+	src, err := os.ReadFile("examples/prsize/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range checkDockerfileBuild(parseDockerfile(t, src), outsideBuildCommand) {
+		t.Error(p)
+	}
+}
+
 func TestDockerfileCheckCatchesMistakes(t *testing.T) {
 	orig, err := os.ReadFile("Dockerfile")
 	if err != nil {
@@ -273,7 +294,7 @@ func TestMakeBuildMAIN(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
 	}
-	for main, want := range map[string]string{"": "./cmd/worker", "./examples/prsize": "./examples/prsize"} {
+	for main, want := range map[string]string{"": "./cmd/worker", "./cmd/mine": "./cmd/mine"} {
 		cmd := exec.Command("make", "-n", "--no-print-directory", "build")
 		cmd.Env = append(os.Environ(), "MAIN="+main)
 		out, err := cmd.Output()

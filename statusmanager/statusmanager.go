@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/template"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -47,6 +49,7 @@ type Option func(*options)
 type options struct {
 	appID      int64
 	detailsURL *string // nil: Cloud Logging link when a project is known; "" : none
+	detailsTpl string  // "": none; else the link, unless detailsURL is set
 	project    *string
 	service    *string
 	readOnly   bool
@@ -60,6 +63,14 @@ func WithAppID(id int64) Option { return func(o *options) { o.appID = id } }
 // WithDetailsURL sets the details URL of every check run written, instead of the Cloud
 // Logging link.
 func WithDetailsURL(url string) Option { return func(o *options) { o.detailsURL = &url } }
+
+// WithDetailsURLTemplate sets the details link of every check run from a text/template
+// executed with DetailsLink (the request's labels and the run's time window), for a team whose
+// logs are not in Cloud Logging, e.g.
+// "https://logs.example.com/search?pr={{urlquery .PRURL}}&sha={{.SHA}}&from={{unixmilli .Start}}&to={{unixmilli .End}}".
+// Besides text/template's functions it may call queryescape, pathescape, rfc3339 and unixmilli.
+// NewStatusManager refuses a template that does not parse or execute. WithDetailsURL wins over it.
+func WithDetailsURLTemplate(tmpl string) Option { return func(o *options) { o.detailsTpl = tmpl } }
 
 // WithoutDetailsURL writes check runs without a details URL.
 func WithoutDetailsURL() Option { return WithDetailsURL("") }
@@ -83,6 +94,7 @@ type StatusManager[T any] struct {
 	appID      int64
 	readOnly   bool
 	detailsURL *string
+	detailsTpl *template.Template // nil: the Cloud Logging link
 	project    string
 	service    string
 	etags      *etagCache
@@ -113,12 +125,19 @@ func NewStatusManager[T any](ctx context.Context, identity string, opts ...Optio
 			sm.appID = id
 		}
 	}
+	if o.detailsTpl != "" && sm.detailsURL == nil {
+		t, err := parseDetailsTemplate(o.detailsTpl)
+		if err != nil {
+			return nil, err
+		}
+		sm.detailsTpl = t
+	}
 	if sm.appID <= 0 {
 		return nil, errors.New("statusmanager: no GitHub App id: pass WithAppID or set GITHUB_APP_ID (only runs of our App are trusted)")
 	}
 	if o.project != nil {
 		sm.project, sm.service = *o.project, *o.service
-	} else if sm.detailsURL == nil {
+	} else if sm.detailsURL == nil || sm.detailsTpl != nil {
 		sm.project, sm.service = o.getenv("GOOGLE_CLOUD_PROJECT"), o.getenv("K_SERVICE")
 	}
 	return sm, nil
@@ -136,6 +155,9 @@ type Session[T any] struct {
 	client *github.Client
 	res    *events.Resource
 	sha    string
+	// started is when the session was made: the details link's window starts before it, or
+	// before our open run's started_at when that is earlier (an attempt after a retry).
+	started time.Time
 
 	mu         sync.Mutex
 	run        *github.CheckRun // our newest run on sha, once read or written
@@ -147,7 +169,7 @@ type Session[T any] struct {
 
 // NewSession creates a new reconciliation session for a GitHub resource and SHA. The resource provides owner, repo, and URL (used as key for log filtering). The SHA is the commit to attach check runs to.
 func (sm *StatusManager[T]) NewSession(client *github.Client, res *events.Resource, sha string) *Session[T] {
-	return &Session[T]{sm: sm, client: client, res: res, sha: strings.ToLower(sha)}
+	return &Session[T]{sm: sm, client: client, res: res, sha: strings.ToLower(sha), started: time.Now()}
 }
 
 // ObservedState retrieves the last observed state for the current SHA
@@ -247,14 +269,39 @@ func (s *Session[T]) runRef() events.RunRef {
 	return events.RunRef{Number: n, Ref: s.externalID}
 }
 
-// DetailsURL returns the details URL the session writes: the override, or the Cloud Logging
-// query of this PR and SHA when the project is known, or "".
+// DetailsURL returns the details URL the session writes: the override, or the template's link,
+// or the Cloud Logging query of this PR and SHA in the run's time window when the project is
+// known, or "". The window ends DetailsWindowAfter after now: each write sets the link again.
 func (s *Session[T]) DetailsURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.detailsURL(time.Now())
+}
+
+// detailsURL is DetailsURL for a caller holding s.mu (it reads s.run).
+func (s *Session[T]) detailsURL(now time.Time) string {
 	if s.sm.detailsURL != nil {
 		return *s.sm.detailsURL
+	}
+	start := s.started
+	if s.run != nil && s.run.GetStatus() != StatusCompleted {
+		if t := s.run.GetStartedAt().Time; !t.IsZero() && t.Before(start) {
+			start = t
+		}
+	}
+	start, end := start.Add(-DetailsWindowBefore), now.Add(DetailsWindowAfter)
+	if s.sm.detailsTpl != nil {
+		link, err := executeDetails(s.sm.detailsTpl, DetailsLink{Project: s.sm.project, Service: s.sm.service,
+			Identity: s.sm.identity, Owner: s.res.Owner, Repo: s.res.Repo, Number: s.runRef().Number, PRURL: s.res.URL,
+			SHA: s.sha, Query: LogQuery(s.sm.service, s.res, s.sha), Start: start, End: end})
+		if err != nil {
+			// It executed when the manager was made; a link is not worth failing a write for.
+			return ""
+		}
+		return link
 	}
 	if s.sm.project == "" {
 		return ""
 	}
-	return DetailsURL(s.sm.project, s.sm.service, s.res, s.sha)
+	return DetailsURLWindow(s.sm.project, s.sm.service, s.res, s.sha, start, end)
 }

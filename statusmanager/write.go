@@ -49,6 +49,19 @@ const (
 // returned as a *PanicError. The status is validated before any request; errors wrapping
 // ErrInvalidStatus (a *PanicError among them) or ErrStatusTooLarge are permanent.
 func (s *Session[T]) SetActualState(ctx context.Context, title string, status *Status[T]) error {
+	return s.setActualState(ctx, title, status, nil)
+}
+
+// SetActualStateWithSummary writes status as SetActualState does, but a completed run shows
+// markdown as its summary instead of the details' Markdown: for a run the details do not
+// describe, such as a failure, where their (often zero-value) Markdown would mislead. The
+// details are still recorded in the status marker and their annotations written.
+func (s *Session[T]) SetActualStateWithSummary(ctx context.Context, title, markdown string, status *Status[T]) error {
+	return s.setActualState(ctx, title, status, &markdown)
+}
+
+// setActualState is SetActualState; summary, when not nil, replaces the details' Markdown.
+func (s *Session[T]) setActualState(ctx context.Context, title string, status *Status[T], summary *string) error {
 	if s.sm.readOnly {
 		return ErrReadOnly
 	}
@@ -73,7 +86,9 @@ func (s *Session[T]) SetActualState(ctx context.Context, title string, status *S
 	// The details' Markdown is what the run found: shown once it is completed, never while
 	// it is still in progress.
 	markdown := ProgressMarkdown(title)
-	if st.Status == StatusCompleted {
+	if st.Status == StatusCompleted && summary != nil {
+		markdown = *summary
+	} else if st.Status == StatusCompleted {
 		if markdown, err = markdownOf(&st.Details); err != nil {
 			return err
 		}
@@ -95,7 +110,7 @@ func (s *Session[T]) SetActualState(ctx context.Context, title string, status *S
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := write[T]{s: s, title: title, status: &st, anns: anns, final: final, interim: interim, detailsURL: s.DetailsURL(), externalID: s.runRef().String()}
+	w := write[T]{s: s, title: title, status: &st, anns: anns, final: final, interim: interim, detailsURL: s.detailsURL(time.Now()), externalID: s.runRef().String()}
 	return w.run(ctx)
 }
 

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,11 @@ type App[T any] struct {
 	// fresh run at the head commit, as a Re-run does, and the previous run is kept. The
 	// reconciler tells why it runs from the request's Trigger ("pull_request.edited").
 	PullRequestActions []string
+	// DetailsURLTemplate, when set, is the check runs' details link as a text/template of
+	// statusmanager.DetailsLink (see statusmanager.WithDetailsURLTemplate), for a reconciler
+	// whose team reads its logs elsewhere than in Cloud Logging. DETAILS_URL_TEMPLATE
+	// overrides it.
+	DetailsURLTemplate string
 	// Commands are the binary's own subcommands: `BINARY NAME ARGS...` starts the process
 	// (the whole configuration is read and validated, the clients are made) and runs
 	// Commands[NAME] with it instead of serving. Without arguments the binary serves. A name
@@ -271,8 +277,12 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err := checkApp(ctx, clients, cfg, p.Logger); err != nil {
 		return nil, err
 	}
-	sm, err := statusmanager.NewStatusManager[T](ctx, cfg.Identity,
-		statusmanager.WithAppID(cfg.AppID), statusmanager.WithProject(project, cloudlog.Service(getenv)))
+	smOpts := []statusmanager.Option{statusmanager.WithAppID(cfg.AppID), statusmanager.WithProject(project, cloudlog.Service(getenv))}
+	// The configuration's template is the operator's choice, over the reconciler's.
+	if tmpl := cmp.Or(cfg.DetailsURLTemplate, app.DetailsURLTemplate); tmpl != "" {
+		smOpts = append(smOpts, statusmanager.WithDetailsURLTemplate(tmpl))
+	}
+	sm, err := statusmanager.NewStatusManager[T](ctx, cfg.Identity, smOpts...)
 	if err != nil {
 		return nil, err
 	}

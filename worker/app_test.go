@@ -178,3 +178,45 @@ func TestReconcilerLogsCarryTheRequestLabels(t *testing.T) {
 		t.Errorf("the reconciler's record carries an outcome before it is known: %s", reconciler)
 	}
 }
+
+// The details link template comes from the reconciler (App.DetailsURLTemplate) or, over it,
+// from DETAILS_URL_TEMPLATE; one that does not parse stops start-up.
+func TestStartDetailsURLTemplate(t *testing.T) {
+	tests := []struct {
+		name, app, env string
+		want           string
+		wantErr        bool
+	}{
+		{"the reconciler's", "https://a.example/{{.SHA}}", "", "https://a.example/" + sha1, false},
+		{"the configuration's wins", "https://a.example/{{.SHA}}", "https://b.example/{{.Number}}", "https://b.example/7", false},
+		{"refused", "", "https://b.example/{{.Nope}}", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gh := githubtest.NewTestServer(t)
+			gh.AddPullRequest(owner, repo, githubtest.PullRequest{Number: 7, HeadSHA: sha1})
+			extra := map[string]string{}
+			if tt.env != "" {
+				extra["DETAILS_URL_TEMPLATE"] = tt.env
+			}
+			p, err := worker.Start(context.Background(), worker.App[notes]{Reconcile: succeed, DetailsURLTemplate: tt.app}, appEnv(gh, extra))
+			if tt.wantErr {
+				if err == nil {
+					p.Close()
+					t.Fatal("started with a template that does not execute")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			if o, err := p.Worker.Handle(context.Background(), request("1", 7, sha1, false)); o != worker.OutcomeReconciled {
+				t.Fatalf("%s, %v", o, err)
+			}
+			if got := gh.CheckRuns(owner, repo, sha1)[0].DetailsURL; got != tt.want {
+				t.Errorf("details URL %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -873,16 +873,16 @@ func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
 			return OutcomeRetry, cause
 		}
 		cause = fmt.Errorf("gave up after %d attempts: %w", r.attempt, cause)
-		if err := r.write(publicTitle(fmt.Sprintf("gave up after %d attempts", r.attempt), cause), &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: statusmanager.ConclusionFailure, Details: details}); err != nil {
+		if err := r.writeFailure(publicTitle(fmt.Sprintf("gave up after %d attempts", r.attempt), cause), cause, true, details); err != nil {
 			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
 		}
 		return OutcomeGaveUp, cause
 	}
-	err := r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: statusmanager.ConclusionFailure, Details: details})
+	err := r.writeFailure(publicTitle("Failed", cause), cause, false, details)
 	if err != nil && res != nil {
 		// The details themselves may be what GitHub refuses (too large, bad annotations).
 		var zero T
-		err = r.write(publicTitle("Failed", cause), &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: statusmanager.ConclusionFailure, Details: zero})
+		err = r.writeFailure(publicTitle("Failed", cause), cause, false, zero)
 	}
 	if err != nil {
 		if IsTransient(err) && r.attempt < max {

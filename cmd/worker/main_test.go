@@ -111,6 +111,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"INTAKE_SUBSCRIPTION": "projects/relay-proj/subscriptions/intake", "RECONCILE_TOPIC": "reconcile", "ACK_DEADLINE": "5m",
 		"RETRY_MINIMUM_BACKOFF": "60s", "RETRY_MAXIMUM_BACKOFF": "300s", "MIN_RETRY_WINDOW": "30m",
 		"GITHUB_BUDGET_RESERVE": "25", "GITHUB_RESET_JITTER": "5s", "IN_PROGRESS_AFTER": "1500ms",
+		"DETAILS_URL_TEMPLATE": "https://logs.example.com/?sha={{.SHA}}",
 	}
 	for _, name := range documentedVariables(t) {
 		if _, ok := values[name]; !ok {
@@ -130,6 +131,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		LogDestination: "api", IntakeSubscription: "projects/relay-proj/subscriptions/intake", ReconcileTopic: "reconcile",
 		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
 		BudgetReserve: 25, ResetJitter: 5 * time.Second, InProgressAfter: 1500 * time.Millisecond,
+		DetailsURLTemplate: "https://logs.example.com/?sha={{.SHA}}",
 	}
 	if *cfg != want {
 		t.Errorf("loaded %+v\nwant %+v", *cfg, want)

@@ -1,6 +1,6 @@
 // Command prsize is a reconciler built only on the public API: it sizes a pull request (lines
-// added and removed) and flags it, with a neutral check, above 400 changed lines. Its whole
-// deployment is cmd/worker's with MAIN=./examples/prsize (README "Write your own reconciler").
+// added and removed) and flags it, with a neutral check, above 400 changed lines. It is a module
+// of its own, as in a repository of its own, with its own Dockerfile (docs/your-own-reconciler.md).
 package main
 
 import (
