@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,10 +26,8 @@ const (
 	API Destination = "api"
 )
 
-// ParseDestination returns the destination named s (case-insensitive, surrounding spaces
-// ignored); "" is Auto. It is the one parser of LOG_DESTINATION: config.Worker.Validate refuses
-// what it refuses, and the logging is built for what it returns. Its error is a
-// *DestinationError.
+// ParseDestination returns the destination named s, in any case and with surrounding spaces
+// ignored; "" is Auto. Its error is a *DestinationError.
 func ParseDestination(s string) (Destination, error) {
 	switch d := Destination(strings.ToLower(strings.TrimSpace(s))); d {
 	case "":
@@ -47,14 +46,46 @@ type DestinationError struct {
 }
 
 // Reason says what is wrong without naming the package, for a caller that names the variable
-// instead (LOG_DESTINATION: "file" is not auto, stdout or api).
+// instead.
 func (e *DestinationError) Reason() string {
 	return fmt.Sprintf("%q is not auto, stdout or api", e.Name)
 }
 
 // Error is the reason, prefixed by the package.
-// Error is the reason, prefixed by the package.
 func (e *DestinationError) Error() string { return "cloudlog: log destination " + e.Reason() }
+
+// Format is how records written to stdout look (LOG_FORMAT).
+type Format string
+
+// The formats.
+const (
+	// JSON writes the JSON lines of NewHandler, for a logging agent.
+	JSON Format = "json"
+	// Text writes the lines of NewTextHandler, for people.
+	Text Format = "text"
+)
+
+// ParseFormat returns the format named s, in any case and with surrounding spaces ignored; ""
+// stays "", which New reads as Text on a terminal and JSON elsewhere. Its error says what is
+// wrong without naming the package or the variable.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
+	case "", JSON, Text:
+		return f, nil
+	}
+	return "", fmt.Errorf("%q is not json or text", s)
+}
+
+// isTerminal reports whether w is a character device, as a terminal is. That is all the
+// default format needs, without a dependency for it; /dev/null counts too, and gets text.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
 
 // Credentials describes the application default credentials Env found.
 type Credentials struct {
