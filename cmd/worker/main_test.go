@@ -107,7 +107,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"MAX_IN_FLIGHT": "7", "RECONCILE_TIMEOUT": "2m", "SHUTDOWN_GRACE": "9s", "MAX_DELIVERY_ATTEMPTS": "12",
 		"GITHUB_RETRY_BUDGET": "45s", "RELAY_TYPE_PREFIX": "com.example.github", "PUSH_AUDIENCE": "https://worker.example.com",
 		"PUSH_SERVICE_ACCOUNT": "push@my-proj.iam.gserviceaccount.com", "HYGIENE_MAX_FILE_BYTES": "2048",
-		"HYGIENE_MAX_FILE_LINES": "300", "LOG_LEVEL": "debug", "LOG_DESTINATION": "api",
+		"HYGIENE_MAX_FILE_LINES": "300", "LOG_LEVEL": "debug", "LOG_DESTINATION": "api", "LOG_FORMAT": "text",
 		"INTAKE_SUBSCRIPTION": "projects/relay-proj/subscriptions/intake", "RECONCILE_TOPIC": "reconcile", "ACK_DEADLINE": "5m",
 		"RETRY_MINIMUM_BACKOFF": "60s", "RETRY_MAXIMUM_BACKOFF": "300s", "MIN_RETRY_WINDOW": "30m",
 		"GITHUB_BUDGET_RESERVE": "25", "GITHUB_RESET_JITTER": "5s",
@@ -127,7 +127,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		ReconcileTimeout: 2 * time.Minute, ShutdownGrace: 9 * time.Second, MaxDeliveryAttempts: 12, RetryBudget: 45 * time.Second,
 		RelayTypePrefix: "com.example.github", PushAudience: "https://worker.example.com",
 		PushServiceAccount: "push@my-proj.iam.gserviceaccount.com", LogLevel: "debug",
-		LogDestination: "api", IntakeSubscription: "projects/relay-proj/subscriptions/intake", ReconcileTopic: "reconcile",
+		LogDestination: "api", LogFormat: "text", IntakeSubscription: "projects/relay-proj/subscriptions/intake", ReconcileTopic: "reconcile",
 		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
 		BudgetReserve: 25, ResetJitter: 5 * time.Second,
 	}
