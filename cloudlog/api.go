@@ -445,9 +445,9 @@ func (a *apiWriter) onError(err error) {
 
 type writeKey struct{}
 
-// writeResult is what intercept saw of the last attempt of one write.
+// writeResult is what intercept saw of the last attempt of one write. The client calls the
+// ContextFunc, makes the attempts and calls afterCall in one goroutine, so it needs no lock.
 type writeResult struct {
-	mu      sync.Mutex
 	entries int
 	failed  int
 	err     error
@@ -461,8 +461,6 @@ func (a *apiWriter) writeContext(base context.Context, timeout time.Duration) (c
 	r := &writeResult{}
 	return context.WithValue(ctx, writeKey{}, r), func() {
 		cancel()
-		r.mu.Lock()
-		defer r.mu.Unlock()
 		if r.err != nil {
 			a.setLastError(r.err)
 		}
@@ -500,8 +498,6 @@ func (a *apiWriter) intercept(ctx context.Context, method string, req, reply any
 			}
 		}
 	}
-	r.mu.Lock()
 	r.entries, r.failed, r.err = n, failed, err
-	r.mu.Unlock()
 	return err
 }

@@ -88,6 +88,7 @@ func NewTextHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 type format struct {
 	labelsKey string   // the group holding the labels; "" writes them as top-level attributes
 	reserved  []string // top-level names written as "fields."+name
+	ours      []string // top-level groups whose attributes are already replaced
 	builtin   func(key string, a slog.Attr) slog.Attr
 	value     func(slog.Value) slog.Value
 }
@@ -95,6 +96,7 @@ type format struct {
 var jsonFormat = &format{
 	labelsKey: LabelsKey,
 	reserved:  []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, slog.SourceKey, SeverityKey, MessageKey, LabelsKey, SourceLocationKey},
+	ours:      []string{LabelsKey, SourceLocationKey},
 	builtin:   cloudLoggingBuiltin,
 	value:     jsonValue,
 }
@@ -155,11 +157,16 @@ func jsonValue(v slog.Value) slog.Value {
 // passing them on, because a record's labels belong at the top of the line, merged with those
 // of With, whatever group is open.
 type handler struct {
-	base   slog.Handler
-	opts   slog.HandlerOptions // the caller's
-	format *format
+	*common
 	labels []slog.Attr // string values, after ReplaceAttr, each key once
 	frames []frame     // frames[0] is the top level
+}
+
+// common is what the handlers derived from one NewHandler or NewTextHandler share.
+type common struct {
+	base   slog.Handler // given no With or WithGroup
+	opts   slog.HandlerOptions
+	format *format
 }
 
 // frame is a group opened by WithGroup and the attributes With added inside it.
@@ -169,12 +176,12 @@ type frame struct {
 }
 
 func newHandler(opts *slog.HandlerOptions, f *format, base func(*slog.HandlerOptions) slog.Handler) *handler {
-	h := &handler{format: f, frames: []frame{{}}}
+	c := &common{format: f}
 	if opts != nil {
-		h.opts = *opts
+		c.opts = *opts
 	}
-	h.base = base(&slog.HandlerOptions{Level: h.opts.Level, AddSource: h.opts.AddSource, ReplaceAttr: h.replace})
-	return h
+	c.base = base(&slog.HandlerOptions{Level: c.opts.Level, AddSource: c.opts.AddSource, ReplaceAttr: c.replace})
+	return &handler{common: c, frames: []frame{{}}}
 }
 
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.base.Enabled(ctx, l) }
@@ -314,36 +321,36 @@ func (h *handler) appendTop(top []slog.Attr, a slog.Attr) []slog.Attr {
 	return append(top, h.rename(a))
 }
 
-func (h *handler) rename(a slog.Attr) slog.Attr {
-	if slices.Contains(h.format.reserved, a.Key) {
+func (c *common) rename(a slog.Attr) slog.Attr {
+	if slices.Contains(c.format.reserved, a.Key) {
 		a.Key = "fields." + a.Key
 	}
 	return a
 }
 
-func (h *handler) replaceUser(groups []string, a slog.Attr) slog.Attr {
-	if h.opts.ReplaceAttr == nil {
+func (c *common) replaceUser(groups []string, a slog.Attr) slog.Attr {
+	if c.opts.ReplaceAttr == nil {
 		return a
 	}
-	a = h.opts.ReplaceAttr(groups, a)
+	a = c.opts.ReplaceAttr(groups, a)
 	a.Value = a.Value.Resolve()
 	return a
 }
 
 // replace is the base handler's ReplaceAttr. At the top level, only the built-in attributes
 // reach it unreplaced (see appendTop).
-func (h *handler) replace(groups []string, a slog.Attr) slog.Attr {
+func (c *common) replace(groups []string, a slog.Attr) slog.Attr {
 	switch {
 	case len(groups) == 0 && slices.Contains([]string{slog.TimeKey, slog.LevelKey, slog.MessageKey, slog.SourceKey}, a.Key):
 		key := a.Key
-		if a = h.replaceUser(nil, a); a.Key == "" {
+		if a = c.replaceUser(nil, a); a.Key == "" {
 			return a
 		}
-		a = h.format.builtin(key, a)
-	case len(groups) == 0 || groups[0] == h.format.labelsKey || groups[0] == SourceLocationKey:
+		a = c.format.builtin(key, a)
+	case len(groups) == 0 || slices.Contains(c.format.ours, groups[0]):
 	default:
-		a = h.replaceUser(groups, a)
+		a = c.replaceUser(groups, a)
 	}
-	a.Value = h.format.value(a.Value)
+	a.Value = c.format.value(a.Value)
 	return a
 }
