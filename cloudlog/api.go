@@ -1,7 +1,6 @@
 package cloudlog
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	mrpb "google.golang.org/genproto/googleapis/api/monitoredres"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Defaults of Options.
@@ -30,16 +30,15 @@ const (
 	DefaultNamespace = "prreconciler"
 	// DefaultJob is the job label of the generic_task resource when Options.Job is empty.
 	DefaultJob = "worker"
-	// DefaultMaxBufferedEntries bounds the entries accepted and not yet written.
-	DefaultMaxBufferedEntries = 5000
-	// DefaultBufferedByteLimit bounds the bytes the client buffers.
-	DefaultBufferedByteLimit = 64 << 20
+	// DefaultBufferedByteLimit bounds the bytes of the entries the client holds, a few thousand
+	// records of the worker's size.
+	DefaultBufferedByteLimit = 8 << 20
 	// DefaultWriteTimeout bounds one write of a batch of entries, its retries included.
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultReportInterval is how often dropped entries are reported while running.
 	DefaultReportInterval = time.Minute
-	// DefaultFlushTimeout is the flush budget at shutdown that cmd/worker gives Close, after the
-	// in-flight work's SHUTDOWN_GRACE (8 s + 2 s fit Cloud Run's 10 s between SIGTERM and SIGKILL).
+	// DefaultFlushTimeout is the time cmd/worker gives Close at shutdown. With the default
+	// SHUTDOWN_GRACE of 8s it fits Cloud Run's 10s between SIGTERM and SIGKILL.
 	DefaultFlushTimeout = 2 * time.Second
 )
 
@@ -47,12 +46,16 @@ const (
 type Options struct {
 	// Destination is where records go; "" is Auto.
 	Destination Destination
-	// Project is the configured project (GOOGLE_CLOUD_PROJECT); "" to take the credentials' one.
+	// Format is how records written to stdout look; "" is Text when Stdout is a terminal,
+	// else JSON. It does not apply to the API's entries, nor to what the API destination
+	// writes on stdout, which is JSON.
+	Format Format
+	// Project is the configured project (GOOGLE_CLOUD_PROJECT); "" takes the credentials' one.
 	Project string
-	// Stdout receives the JSON lines when the destination is Stdout; with the API it receives
-	// the records written after Close and the reports of dropped entries.
+	// Stdout receives the records when the destination is Stdout. With the API it receives the
+	// reports of dropped entries and the records written after Close.
 	Stdout io.Writer
-	// Handler holds the slog options (level, source, ReplaceAttr), the same for both destinations.
+	// Handler holds the slog options (level, source, ReplaceAttr) of both destinations.
 	Handler *slog.HandlerOptions
 	// Env is where the destination and the monitored resource are looked up; OSEnv(nil) when
 	// its Getenv is nil.
@@ -63,18 +66,16 @@ type Options struct {
 	// Namespace, Job and TaskID are the generic_task resource's labels off Cloud Run
 	// (DefaultNamespace, DefaultJob, and host-pid when empty).
 	Namespace, Job, TaskID string
-	// Location is the resource's location: empty for the Cloud Run region or the Compute
-	// Engine zone from the metadata server, else "global".
+	// Location is the resource's location. When empty it is the Cloud Run region or the
+	// Compute Engine zone from the metadata server, else "global".
 	Location string
-	// ClientOptions are passed to logging.NewClient (an endpoint and credentials, say). They
-	// should not replace the gRPC connection (option.WithGRPCConn): the count of written and
-	// dropped entries rests on a dial option of this package.
+	// ClientOptions are passed to logging.NewClient (an endpoint, credentials). They must not
+	// replace the gRPC connection (option.WithGRPCConn): the count of written entries is taken
+	// by a dial option of this package.
 	ClientOptions []option.ClientOption
 
-	// MaxBufferedEntries bounds the entries accepted and not yet written: beyond it records are
-	// dropped, and counted (DefaultMaxBufferedEntries when 0).
-	MaxBufferedEntries int
-	// BufferedByteLimit bounds the client's buffer (DefaultBufferedByteLimit when 0).
+	// BufferedByteLimit bounds the entries the client holds, in bytes; records beyond it are
+	// dropped and counted (DefaultBufferedByteLimit when 0).
 	BufferedByteLimit int
 	// WriteTimeout bounds one write to the API, retries included (DefaultWriteTimeout when 0).
 	WriteTimeout time.Duration
@@ -84,23 +85,21 @@ type Options struct {
 	ReportInterval time.Duration
 }
 
-// Logging is the process's log destination: a slog handler writing either stdout JSON or
-// Cloud Logging API entries, the same records with the same severities and labels, and for
-// the API the client to flush at shutdown.
+// Logging is the process's log destination: a slog handler writing to stdout or through the
+// Cloud Logging API, and for the API the client to flush at shutdown.
 //
-// With the API, a record is encoded in the caller's goroutine and handed to a bounded buffer;
-// a background goroutine passes it to the client, which batches and writes in the background.
-// A record that finds the buffer full, or that a failed write loses, is dropped and counted;
-// the count is reported (a WARNING record on Stdout and through the API) every ReportInterval
-// and at Close. Logging therefore never blocks nor fails the caller, whatever the API does.
+// With the API, logging never blocks nor fails the caller. The client buffers the entries up
+// to Options.BufferedByteLimit and writes them in batches. An entry it refuses, or that a failed
+// write loses, is dropped and counted; the count is reported on stdout (and through the API
+// while it works) every ReportInterval and at Close.
 type Logging struct {
 	choice   Choice
 	handler  slog.Handler
-	stdout   slog.Handler // the Stdout handler: the destination, or where reports go
+	stdout   slog.Handler // JSON on Stdout: where the API's reports go
 	logName  string
 	resource *mrpb.MonitoredResource
 
-	api         *apiSink // nil for Stdout
+	api         *apiWriter // nil for Stdout
 	reportEvery time.Duration
 	stopReports chan struct{}
 	reportsDone chan struct{}
@@ -110,10 +109,9 @@ type Logging struct {
 	closeErr    error
 }
 
-// New picks the destination (see Choose) and returns the Logging writing there. The choice is
-// reported once, in a record of the new handler: at INFO, or at WARNING when Auto fell back to
-// stdout. With Auto, a Cloud Logging client that cannot be made also falls back to stdout; with
-// API it is an error.
+// New picks the destination (see Choose) and returns the Logging writing there. It logs the
+// choice in one record: at INFO, or at WARNING when Auto fell back to stdout. With Auto, a
+// Cloud Logging client that cannot be made also falls back to stdout; with API it is an error.
 func New(ctx context.Context, o Options) (*Logging, error) {
 	if o.Stdout == nil {
 		return nil, errors.New("cloudlog: Options.Stdout is nil")
@@ -132,21 +130,23 @@ func New(ctx context.Context, o Options) (*Logging, error) {
 			return nil, err
 		}
 		if err != nil {
-			l.choice = Choice{Destination: Stdout, Fallback: true,
-				Reason: fmt.Sprintf("no Cloud Logging client (%v)", err)}
+			l.choice = Choice{Destination: Stdout, Fallback: true, Reason: fmt.Sprintf("no Cloud Logging client (%v)", err)}
 		}
 	}
-	if l.api == nil {
-		l.handler = l.stdout
-		lvl := slog.LevelInfo
-		if l.choice.Fallback {
-			lvl = slog.LevelWarn
-		}
-		slog.New(l.handler).Log(ctx, lvl, "logs written to stdout", "log_destination", string(l.choice.Destination), "reason", l.choice.Reason)
+	if l.api != nil {
+		slog.New(l.handler).Info("logs written through the Cloud Logging API", "log_destination", string(l.choice.Destination),
+			"reason", l.choice.Reason, "log_name", l.logName, "resource_type", l.resource.GetType(), "resource_labels", l.resource.GetLabels())
 		return l, nil
 	}
-	slog.New(l.handler).Info("logs written through the Cloud Logging API", "log_destination", string(l.choice.Destination),
-		"reason", l.choice.Reason, "log_name", l.logName, "resource_type", l.resource.GetType(), "resource_labels", l.resource.GetLabels())
+	l.handler = l.stdout
+	if o.Format == Text || (o.Format == "" && isTerminal(o.Stdout)) {
+		l.handler = NewTextHandler(o.Stdout, o.Handler)
+	}
+	lvl := slog.LevelInfo
+	if l.choice.Fallback {
+		lvl = slog.LevelWarn
+	}
+	slog.New(l.handler).Log(ctx, lvl, "logs written to stdout", "log_destination", string(l.choice.Destination), "reason", l.choice.Reason)
 	return l, nil
 }
 
@@ -162,8 +162,8 @@ func (l *Logging) LogName() string { return l.logName }
 // Resource returns the monitored resource of the API's entries, nil for Stdout.
 func (l *Logging) Resource() *mrpb.MonitoredResource { return l.resource }
 
-// Dropped returns how many records the API lost so far: refused by the full buffer, or in a
-// write that failed, or (after Close) still unwritten when the flush ran out of time. 0 for Stdout.
+// Dropped returns how many records the API lost so far: refused by the client's full buffer,
+// lost in a failed write, or (after Close) not written at all. It is 0 for Stdout.
 func (l *Logging) Dropped() int64 {
 	if l.api == nil {
 		return 0
@@ -171,10 +171,10 @@ func (l *Logging) Dropped() int64 {
 	return l.api.dropped()
 }
 
-// Close flushes the API's buffered entries within ctx, reports the dropped ones on Stdout, and
-// closes the client; records written afterwards go to Stdout. When ctx ends first, the writes
-// still pending are abandoned and counted as dropped. Close returns the client's errors, if
-// any, for the record; the drops are already reported. Nothing to do for Stdout.
+// Close flushes the API's entries within ctx, reports the dropped ones on stdout, and closes
+// the client; records written afterwards go to stdout. The writes still pending when ctx ends
+// are abandoned and counted as dropped. Close returns the client's errors, if any; the drops
+// are already reported. For Stdout it does nothing.
 func (l *Logging) Close(ctx context.Context) error {
 	if l.api == nil {
 		return nil
@@ -184,28 +184,29 @@ func (l *Logging) Close(ctx context.Context) error {
 }
 
 func (l *Logging) close(ctx context.Context) error {
-	s := l.api
+	a := l.api
 	close(l.stopReports)
 	<-l.reportsDone
 	l.report(ctx, true) // through the API too, while it may still be written
-	s.closed.Store(true)
-	close(s.stop)
-	<-s.drained
+	a.mu.Lock()
+	a.closed = true // no Log after the client's Close, which would send on its closed error channel
+	a.mu.Unlock()
 
 	done := make(chan error, 1)
-	go func() { done <- s.client.Close() }() // flushes every buffered entry
+	go func() { done <- a.client.Close() }() // flushes every buffered entry
 	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		s.cancel() // the pending writes fail at once
+		a.cancel() // the pending writes fail at once
 		select {
 		case err = <-done:
 		case <-time.After(time.Second):
 		}
 		err = errors.Join(fmt.Errorf("flush: %w", context.Cause(ctx)), err)
 	}
-	s.settleRest()
+	a.final.Store(a.accepted.Load() - a.written.Load())
+	a.settled.Store(true)
 	l.report(ctx, false)
 	if err != nil {
 		return fmt.Errorf("cloudlog: close: %w", err)
@@ -214,7 +215,8 @@ func (l *Logging) close(ctx context.Context) error {
 }
 
 // report writes a WARNING record about the entries dropped since the last report, if any: on
-// Stdout, and through the API when toAPI and the API works.
+// stdout, and through the API when toAPI and its last write succeeded (during an outage the
+// report would only be dropped in turn).
 func (l *Logging) report(ctx context.Context, toAPI bool) {
 	l.reportMu.Lock()
 	defer l.reportMu.Unlock()
@@ -230,8 +232,6 @@ func (l *Logging) report(ctx context.Context, toAPI bool) {
 	l.reported = d
 	const msg = "cloud logging dropped entries"
 	slog.New(l.stdout).LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
-	// Through the API only while its last write succeeded: a report during an outage would
-	// only be dropped, and itself be reported next time.
 	if toAPI && !l.api.lastWriteFailed.Load() {
 		slog.New(l.handler).LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
 	}
@@ -251,75 +251,56 @@ func (l *Logging) reportLoop() {
 	}
 }
 
-// startAPI makes the client, the logger and the handler writing through them.
+// startAPI makes the client, its logger and the handler writing through them.
 func (l *Logging) startAPI(ctx context.Context, o Options) error {
-	logID := o.LogID
-	if logID == "" {
-		logID = DefaultLogID
-	}
-	maxEntries := o.MaxBufferedEntries
-	if maxEntries <= 0 {
-		maxEntries = DefaultMaxBufferedEntries
-	}
-	byteLimit := o.BufferedByteLimit
-	if byteLimit <= 0 {
-		byteLimit = DefaultBufferedByteLimit
-	}
-	writeTimeout := o.WriteTimeout
-	if writeTimeout <= 0 {
-		writeTimeout = DefaultWriteTimeout
-	}
-	l.reportEvery = o.ReportInterval
-	if l.reportEvery <= 0 {
-		l.reportEvery = DefaultReportInterval
-	}
+	logID := orDefault(o.LogID, DefaultLogID)
+	writeTimeout := orDefault(o.WriteTimeout, DefaultWriteTimeout)
+	l.reportEvery = orDefault(o.ReportInterval, DefaultReportInterval)
 	project := l.choice.Project
 	l.resource = o.resource(ctx, project)
 	l.logName = "projects/" + project + "/logs/" + logID
 
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &apiSink{
-		fallback:     l.stdout.(*handler).out,
-		queue:        make(chan logging.Entry, maxEntries),
-		max:          int64(maxEntries),
-		base:         base,
-		cancel:       cancel,
-		writeTimeout: writeTimeout,
-		stop:         make(chan struct{}),
-		drained:      make(chan struct{}),
-	}
+	a := &apiWriter{fallback: o.Stdout, cancel: cancel}
 	copts := append([]option.ClientOption{
-		option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(s.intercept)),
+		option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(a.intercept)),
 	}, o.ClientOptions...)
 	client, err := logging.NewClient(ctx, project, copts...)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("cloudlog: logging client: %w", err)
 	}
-	client.OnError = s.onError // before any other use of the client
+	client.OnError = a.onError // before any other use of the client
 	lopts := []logging.LoggerOption{
 		logging.CommonResource(l.resource),
-		logging.BufferedByteLimit(byteLimit),
+		logging.BufferedByteLimit(orDefault(o.BufferedByteLimit, DefaultBufferedByteLimit)),
 		logging.PartialSuccess(),
-		logging.ContextFunc(s.writeContext),
+		logging.ContextFunc(func() (context.Context, func()) { return a.writeContext(base, writeTimeout) }),
 	}
 	if o.DelayThreshold > 0 {
 		lopts = append(lopts, logging.DelayThreshold(o.DelayThreshold))
 	}
-	s.client = client
-	s.logger = client.Logger(logID, lopts...)
-	l.api = s
-	l.handler = &handler{opts: l.stdout.(*handler).opts, out: s}
+	a.client = client
+	a.logger = client.Logger(logID, lopts...)
+	l.api = a
+	l.handler = NewHandler(a, o.Handler)
 	l.stopReports = make(chan struct{})
 	l.reportsDone = make(chan struct{})
-	go s.drain()
 	go l.reportLoop()
 	return nil
 }
 
-// resource returns the monitored resource of the API's entries: the Cloud Run revision (or
-// job) on Cloud Run, so the details link's resource terms match what stdout would have
-// written there; a generic_task elsewhere.
+// orDefault returns v, or def when v is not positive.
+func orDefault[T int | time.Duration | string](v, def T) T {
+	var zero T
+	if v <= zero {
+		return def
+	}
+	return v
+}
+
+// resource returns the monitored resource of the API's entries: the Cloud Run revision or job
+// on Cloud Run, matching what the platform records for stdout there; a generic_task elsewhere.
 func (o Options) resource(ctx context.Context, project string) *mrpb.MonitoredResource {
 	env := o.Env
 	region := func() string {
@@ -343,16 +324,7 @@ func (o Options) resource(ctx context.Context, project string) *mrpb.MonitoredRe
 	if loc == "" && env.onGCE() {
 		loc = lastSegment(env.metadata(ctx, "instance/zone"))
 	}
-	if loc == "" {
-		loc = "global"
-	}
-	ns, job, task := o.Namespace, o.Job, o.TaskID
-	if ns == "" {
-		ns = DefaultNamespace
-	}
-	if job == "" {
-		job = DefaultJob
-	}
+	task := o.TaskID
 	if task == "" {
 		host := "localhost"
 		if env.Hostname != nil {
@@ -363,191 +335,146 @@ func (o Options) resource(ctx context.Context, project string) *mrpb.MonitoredRe
 		task = host + "-" + strconv.Itoa(os.Getpid())
 	}
 	return &mrpb.MonitoredResource{Type: "generic_task", Labels: map[string]string{
-		"project_id": project, "location": loc, "namespace": ns, "job": job, "task_id": task,
+		"project_id": project, "location": orDefault(loc, "global"), "namespace": orDefault(o.Namespace, DefaultNamespace),
+		"job": orDefault(o.Job, DefaultJob), "task_id": task,
 	}}
 }
 
-// apiSink hands entries to the Cloud Logging client without ever waiting on it, and accounts
-// for every entry: accepted = written + failed + rejected + still buffered.
-type apiSink struct {
-	client       *logging.Client
-	logger       *logging.Logger
-	fallback     sink // after Close
-	queue        chan logging.Entry
-	max          int64
-	base         context.Context // of every write; cancelled when the flush runs out of time
-	cancel       context.CancelFunc
-	writeTimeout time.Duration
-	stop         chan struct{}
-	drained      chan struct{}
-	closed       atomic.Bool
+// apiWriter receives the JSON lines of NewHandler and logs each as the entry the logging agent
+// would make of it. It counts what it hands to the client and what the client writes, so that
+// what was lost can be reported.
+type apiWriter struct {
+	client   *logging.Client
+	logger   *logging.Logger
+	fallback io.Writer // stdout, after Close
+	cancel   context.CancelFunc
 
-	inflight atomic.Int64 // accepted and not yet settled
-	accepted atomic.Int64
+	mu     sync.RWMutex // held for reading around each Log
+	closed bool
+
+	accepted atomic.Int64 // handed to the client
 	written  atomic.Int64 // in writes that succeeded
 	failed   atomic.Int64 // in writes that failed
-	refused  atomic.Int64 // the buffer was full
-	rejected atomic.Int64 // the client refused them (its byte limit, an oversized entry)
-	lost     atomic.Int64 // still unwritten at Close
+	rejected atomic.Int64 // refused by the client (its byte limit, an oversized entry)
+	final    atomic.Int64 // accepted and never written, once settled
+	settled  atomic.Bool  // set by Close
 
 	lastWriteFailed atomic.Bool
-	blind           atomic.Bool // writes are not intercepted (a gRPC connection was given): no entry bound
-
-	mu      sync.Mutex
-	lastErr error
+	errMu           sync.Mutex
+	lastErr         error
 }
 
-func (s *apiSink) dropped() int64 {
-	return s.refused.Load() + s.failed.Load() + s.rejected.Load() + s.lost.Load()
+// dropped counts the entries lost so far. Until Close it relies on the client's error
+// callback, which may miss errors in a burst; Close then counts exactly.
+func (a *apiWriter) dropped() int64 {
+	if a.settled.Load() {
+		return a.final.Load()
+	}
+	return a.failed.Load() + a.rejected.Load()
 }
 
-func (s *apiSink) lastError() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastErr
+func (a *apiWriter) lastError() error {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	return a.lastErr
 }
 
-func (s *apiSink) setLastError(err error) {
-	s.mu.Lock()
-	s.lastErr = err
-	s.mu.Unlock()
+func (a *apiWriter) setLastError(err error) {
+	a.errMu.Lock()
+	a.lastErr = err
+	a.errMu.Unlock()
 }
 
-// write converts e in the caller's goroutine (so later changes to its values cannot race) and
-// queues it, or counts it as dropped when the buffer is full. It never blocks.
-func (s *apiSink) write(e *entry) error {
-	if s.closed.Load() {
-		return s.fallback.write(e)
+// Write logs one JSON line of NewHandler: the time, severity, labels and source location become
+// entry fields as the logging agent makes them, the rest the jsonPayload. It never blocks, and
+// reports no error: a lost entry is counted instead.
+func (a *apiWriter) Write(line []byte) (int, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.closed {
+		return a.fallback.Write(line)
 	}
-	if s.inflight.Add(1) > s.max && !s.blind.Load() {
-		s.inflight.Add(-1)
-		s.refused.Add(1)
-		return nil
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		return 0, fmt.Errorf("cloudlog: %w", err)
 	}
-	select {
-	case s.queue <- toLogEntry(e):
-		s.accepted.Add(1)
-	default:
-		s.inflight.Add(-1)
-		s.refused.Add(1)
-	}
-	return nil
-}
-
-// toLogEntry is the LogEntry the logging agent would make of e's JSON line: the time,
-// severity, labels and source location as entry fields, the message and the other fields as
-// the jsonPayload.
-func toLogEntry(e *entry) logging.Entry {
-	le := logging.Entry{Severity: logging.Default}
-	if e.hasTime && e.timeVal == nil {
-		le.Timestamp = e.time
-	} else {
-		le.Timestamp = time.Now() // what the agent would use: the time it read the line
-	}
-	if e.hasSev {
-		le.Severity = logging.ParseSeverity(e.severity)
-	}
-	if len(e.labels) > 0 {
-		le.Labels = make(map[string]string, len(e.labels))
-		for _, l := range e.labels {
-			le.Labels[l.key] = l.value
+	e := logging.Entry{Timestamp: time.Now(), Severity: logging.Default} // the agent's time when the line has none
+	if s, ok := m[TimeKey].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			e.Timestamp = t
+			delete(m, TimeKey)
 		}
 	}
-	if e.source != nil {
-		le.SourceLocation = &logpb.LogEntrySourceLocation{File: e.source.File, Line: int64(e.source.Line), Function: e.source.Function}
+	if s, ok := m[SeverityKey].(string); ok {
+		e.Severity = logging.ParseSeverity(s)
+		delete(m, SeverityKey)
 	}
-	p := &object{}
-	if e.hasMsg {
-		p.set(MessageKey, e.message)
-	}
-	if e.timeVal != nil {
-		p.set(TimeKey, e.timeVal)
-	}
-	if e.sourceVal != nil {
-		p.set(SourceLocationKey, e.sourceVal)
-	}
-	for i, k := range e.fields.keys {
-		p.set(k, e.fields.vals[i])
-	}
-	var b bytes.Buffer
-	writeJSON(&b, p)
-	le.Payload = json.RawMessage(b.Bytes())
-	return le
-}
-
-// drain passes the queued entries to the client (whose Log only buffers) until stop, then
-// passes what is left.
-func (s *apiSink) drain() {
-	defer close(s.drained)
-	for {
-		select {
-		case e := <-s.queue:
-			s.logger.Log(e)
-		case <-s.stop:
-			for {
-				select {
-				case e := <-s.queue:
-					s.logger.Log(e)
-				default:
-					return
-				}
-			}
+	if labels, ok := m[LabelsKey].(map[string]any); ok {
+		e.Labels = make(map[string]string, len(labels))
+		for k, v := range labels {
+			e.Labels[k] = fmt.Sprint(v)
 		}
+		delete(m, LabelsKey)
 	}
+	if src, ok := m[SourceLocationKey].(map[string]any); ok {
+		file, _ := src["file"].(string)
+		fn, _ := src["function"].(string)
+		line, _ := src["line"].(string)
+		n, _ := strconv.ParseInt(line, 10, 64)
+		e.SourceLocation = &logpb.LogEntrySourceLocation{File: file, Line: n, Function: fn}
+		delete(m, SourceLocationKey)
+	}
+	p, err := structpb.NewStruct(m)
+	if err != nil {
+		return 0, fmt.Errorf("cloudlog: %w", err)
+	}
+	e.Payload = p
+	a.accepted.Add(1)
+	a.logger.Log(e)
+	return len(line), nil
 }
 
-// onError receives the client's errors: a refused entry is settled here; a failed write is
-// settled by writeContext's afterCall, and only remembered here.
-func (s *apiSink) onError(err error) {
+// onError receives the client's errors. A refused entry is counted here; a failed write is
+// counted by writeContext, and only remembered here.
+func (a *apiWriter) onError(err error) {
 	if errors.Is(err, logging.ErrOverflow) || errors.Is(err, logging.ErrOversizedEntry) {
-		s.rejected.Add(1)
-		s.inflight.Add(-1)
+		a.rejected.Add(1)
 	}
-	s.setLastError(err)
+	a.setLastError(err)
 }
 
 type writeKey struct{}
 
-// writeResult is what intercept saw of the last attempt of one write.
+// writeResult is what intercept saw of the last attempt of one write. The client calls the
+// ContextFunc, makes the attempts and calls afterCall in one goroutine, so it needs no lock.
 type writeResult struct {
-	mu      sync.Mutex
-	seen    bool
 	entries int
 	failed  int
 	err     error
 }
 
-// writeContext is the client's ContextFunc: every write gets WriteTimeout (under base), and
-// when it is over, its entries are settled as written or failed.
-func (s *apiSink) writeContext() (context.Context, func()) {
-	ctx, cancel := context.WithTimeout(s.base, s.writeTimeout)
+// writeContext is the client's ContextFunc: every write gets timeout, under base, and when it
+// is over its entries are counted as written or failed. The client's error callback cannot do
+// this: it does not say how many entries an error lost.
+func (a *apiWriter) writeContext(base context.Context, timeout time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithTimeout(base, timeout)
 	r := &writeResult{}
-	ctx = context.WithValue(ctx, writeKey{}, r)
-	return ctx, func() {
+	return context.WithValue(ctx, writeKey{}, r), func() {
 		cancel()
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if !r.seen {
-			// The client wrote without our interceptor (ClientOptions replaced the connection):
-			// the entries cannot be settled, so only the client's byte limit bounds the buffer.
-			s.blind.Store(true)
-			return
-		}
 		if r.err != nil {
-			s.setLastError(r.err)
+			a.setLastError(r.err)
 		}
 		if r.entries > 0 {
-			s.lastWriteFailed.Store(r.err != nil)
+			a.lastWriteFailed.Store(r.err != nil)
 		}
-		s.failed.Add(int64(r.failed))
-		s.written.Add(int64(r.entries - r.failed))
-		s.inflight.Add(-int64(r.entries))
+		a.failed.Add(int64(r.failed))
+		a.written.Add(int64(r.entries - r.failed))
 	}
 }
 
 // intercept records, for writeContext, how many of our entries each WriteLogEntries attempt
-// carried and how many of them failed (all of them, or those a partial success names).
-func (s *apiSink) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+// carried and how many of them failed: all, or those a partial success names.
+func (a *apiWriter) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	r, ok := ctx.Value(writeKey{}).(*writeResult)
 	wr, isWrite := req.(*logpb.WriteLogEntriesRequest)
@@ -571,16 +498,6 @@ func (s *apiSink) intercept(ctx context.Context, method string, req, reply any, 
 			}
 		}
 	}
-	r.mu.Lock()
-	r.seen, r.entries, r.failed, r.err = true, n, failed, err
-	r.mu.Unlock()
+	r.entries, r.failed, r.err = n, failed, err
 	return err
-}
-
-// settleRest counts what was accepted and never settled (the flush ran out of time) as lost.
-func (s *apiSink) settleRest() {
-	rest := s.accepted.Load() - s.written.Load() - s.failed.Load() - s.rejected.Load() - s.lost.Load()
-	if rest > 0 {
-		s.lost.Add(rest)
-	}
 }

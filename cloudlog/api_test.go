@@ -210,7 +210,7 @@ func TestOutageNeverBlocksAndIsReported(t *testing.T) {
 			var stdout logbuf.Buffer
 			// A write may take an hour: a record or a Close that waited on the API would block the
 			// test (caught by the watchdogs below) instead of being measured against a bound.
-			l := newAPI(t, fake, &stdout, cloudlog.Options{MaxBufferedEntries: 20, WriteTimeout: time.Hour,
+			l := newAPI(t, fake, &stdout, cloudlog.Options{BufferedByteLimit: 4 << 10, WriteTimeout: time.Hour,
 				DelayThreshold: 10 * time.Millisecond, ReportInterval: 50 * time.Millisecond})
 			log := slog.New(l.Handler())
 			const goroutines, each = 4, 150

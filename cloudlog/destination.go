@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,19 +17,17 @@ type Destination string
 
 // The destinations.
 const (
-	// Auto writes stdout JSON where the platform ingests it (Cloud Run, GKE) and uses the Cloud
-	// Logging API elsewhere when credentials and a project are found; otherwise stdout, saying why.
+	// Auto is Stdout where the platform reads it (Cloud Run, GKE), else API when credentials
+	// and a project are found, else Stdout. Choose says which, and why.
 	Auto Destination = "auto"
-	// Stdout writes one JSON line per record on stdout, for a logging agent to ingest.
+	// Stdout writes one line per record on stdout, for a logging agent or a person.
 	Stdout Destination = "stdout"
 	// API writes entries through the Cloud Logging API (cloud.google.com/go/logging).
 	API Destination = "api"
 )
 
-// ParseDestination returns the destination named s (case-insensitive, surrounding spaces
-// ignored); "" is Auto. It is the one parser of LOG_DESTINATION: config.Worker.Validate refuses
-// what it refuses, and the logging is built for what it returns. Its error is a
-// *DestinationError.
+// ParseDestination returns the destination named s, in any case and with surrounding spaces
+// ignored; "" is Auto. Its error is a *DestinationError.
 func ParseDestination(s string) (Destination, error) {
 	switch d := Destination(strings.ToLower(strings.TrimSpace(s))); d {
 	case "":
@@ -47,14 +46,46 @@ type DestinationError struct {
 }
 
 // Reason says what is wrong without naming the package, for a caller that names the variable
-// instead (LOG_DESTINATION: "file" is not auto, stdout or api).
+// instead.
 func (e *DestinationError) Reason() string {
 	return fmt.Sprintf("%q is not auto, stdout or api", e.Name)
 }
 
 // Error is the reason, prefixed by the package.
-// Error is the reason, prefixed by the package.
 func (e *DestinationError) Error() string { return "cloudlog: log destination " + e.Reason() }
+
+// Format is how records written to stdout look (LOG_FORMAT).
+type Format string
+
+// The formats.
+const (
+	// JSON writes the JSON lines of NewHandler, for a logging agent.
+	JSON Format = "json"
+	// Text writes the lines of NewTextHandler, for people.
+	Text Format = "text"
+)
+
+// ParseFormat returns the format named s, in any case and with surrounding spaces ignored; ""
+// stays "", which New reads as Text on a terminal and JSON elsewhere. Its error says what is
+// wrong without naming the package or the variable.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
+	case "", JSON, Text:
+		return f, nil
+	}
+	return "", fmt.Errorf("%q is not json or text", s)
+}
+
+// isTerminal reports whether w is a character device, as a terminal is. That is all the
+// default format needs, without a dependency for it; /dev/null counts too, and gets text.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
 
 // Credentials describes the application default credentials Env found.
 type Credentials struct {
@@ -68,14 +99,13 @@ type Credentials struct {
 // available.
 var ErrNoCredentials = errors.New("no Google Cloud application default credentials")
 
-// Env is what the choice of destination and the monitored resource depend on. Production code
-// uses OSEnv; tests inject each part, so that nothing in the choice reads the process
-// environment or the network by itself. A nil func means "not available".
+// Env is what the choice of destination and the monitored resource depend on. OSEnv returns
+// the process's; a nil func means the part is not available.
 type Env struct {
 	// Getenv reads an environment variable (os.Getenv).
 	Getenv func(string) string
-	// OnGCE reports, without a network call, whether the process runs on a Compute Engine VM
-	// (which GKE nodes are).
+	// OnGCE reports, without a network call, whether the process runs on Compute Engine,
+	// GKE nodes included.
 	OnGCE func() bool
 	// Credentials finds the application default credentials, ErrNoCredentials when there are none.
 	Credentials func(ctx context.Context) (Credentials, error)
@@ -94,8 +124,7 @@ func (e Env) getenv(k string) string {
 
 func (e Env) onGCE() bool { return e.OnGCE != nil && e.OnGCE() }
 
-// metadata reads path from the metadata server, "" when unavailable, within MetadataTimeout.
-// Every query of the metadata server in this package goes through it.
+// metadata reads path from the metadata server within MetadataTimeout, "" when unavailable.
 func (e Env) metadata(ctx context.Context, path string) string {
 	if e.Metadata == nil {
 		return ""
@@ -110,13 +139,11 @@ func (e Env) metadata(ctx context.Context, path string) string {
 }
 
 // OSEnv returns the Env of this process, reading variables with getenv (os.Getenv when nil).
-// OnGCE reads the DMI product name (Linux only). Credentials looks, without a network call,
-// at GOOGLE_APPLICATION_CREDENTIALS, then gcloud's application default credentials file, then
-// (on Compute Engine only) the metadata server, which it asks for the project. Metadata asks
-// the metadata server (GCE_METADATA_HOST read with getenv, default 169.254.169.254) directly,
-// never through a proxy, and keeps each value it was given: everything that uses this Env
-// (Choose, New's monitored resource, Project) shares one lookup, and asks for each value at
-// most once.
+//
+// OnGCE reads the DMI product name (Linux only). Credentials looks at
+// GOOGLE_APPLICATION_CREDENTIALS, then gcloud's credentials file, then, on Compute Engine only,
+// the metadata server. Metadata asks the server at GCE_METADATA_HOST (default 169.254.169.254)
+// without a proxy, and asks for each value at most once per Env.
 func OSEnv(getenv func(string) string) Env {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -140,8 +167,8 @@ func dmiOnGCE() bool {
 	return err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "Google")
 }
 
-// adcCredentials finds application default credentials as the Google client libraries do, in
-// the same order, without fetching a token.
+// adcCredentials finds application default credentials in the order the Google client
+// libraries use, without fetching a token.
 func adcCredentials(ctx context.Context, e Env) (Credentials, error) {
 	if f := e.getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
 		return credentialsFile(f, "GOOGLE_APPLICATION_CREDENTIALS")
@@ -207,15 +234,12 @@ type Choice struct {
 	Fallback bool
 }
 
-// Choose picks the destination for d in env; project is the configured project
-// (GOOGLE_CLOUD_PROJECT), "" when none.
+// Choose picks the destination for d in env; project is the configured project, "" when none.
 //
-// Auto picks Stdout on a Cloud Run service (K_SERVICE) or job (CLOUD_RUN_JOB), on GKE
-// (KUBERNETES_SERVICE_HOST on a Compute Engine node), and beside a Pub/Sub emulator
-// (PUBSUB_EMULATOR_HOST: a local run, whose project is not a real one). Elsewhere it picks API
-// when credentials are found and a project is known (configured, or named by the credentials),
-// else Stdout with Fallback set. API needs a project (an error otherwise); its credentials are
-// checked when the client is made.
+// Auto picks Stdout on a Cloud Run service or job, on GKE, and beside a Pub/Sub emulator (a
+// local run). Elsewhere it picks API when credentials are found and a project is known,
+// configured or named by the credentials; else Stdout with Fallback set. API is an error
+// without a project.
 func Choose(ctx context.Context, d Destination, project string, env Env) (Choice, error) {
 	switch d {
 	case Stdout:

@@ -13,18 +13,14 @@ import (
 // MetadataTimeout bounds each query of the metadata server.
 const MetadataTimeout = 2 * time.Second
 
-// Project returns the Google Cloud project id of the process whose environment getenv reads
-// (os.Getenv in production; nil means os.Getenv): OSEnv(getenv).Project. A process that also
-// chooses its log destination asks the Env it gave New instead, which asks the metadata server
-// for each value once.
+// Project returns OSEnv(getenv).Project(ctx): the Google Cloud project of the process whose
+// environment getenv reads (os.Getenv when nil).
 func Project(ctx context.Context, getenv func(string) string) string {
 	return OSEnv(getenv).Project(ctx)
 }
 
-// Project returns the Google Cloud project id: GOOGLE_CLOUD_PROJECT if set; otherwise, only when
-// running on Cloud Run (K_SERVICE set), the project-id of the metadata server (e.Metadata, which
-// OSEnv points at GCE_METADATA_HOST, default 169.254.169.254), asked with a MetadataTimeout
-// deadline; "" when unknown. Off Cloud Run it makes no network call.
+// Project returns the Google Cloud project: GOOGLE_CLOUD_PROJECT if set, else on Cloud Run the
+// metadata server's, else "". Off Cloud Run it makes no network call.
 func (e Env) Project(ctx context.Context) string {
 	if p := strings.TrimSpace(e.getenv("GOOGLE_CLOUD_PROJECT")); p != "" {
 		return p
@@ -40,12 +36,9 @@ func Service(getenv func(string) string) string {
 	return getenv("K_SERVICE")
 }
 
-// metadataServer is the one way this package asks the metadata server: a GET of
-// http://HOST/computeMetadata/v1/PATH with the Metadata-Flavor header, HOST from
-// GCE_METADATA_HOST (read with getenv when asked; default 169.254.169.254), straight rather than
-// through a proxy from the environment. It keeps every value it was given, so that one Env (one
-// process start: the destination's credentials, the monitored resource, the project) asks for
-// each at most once after an answer; failures are not kept.
+// metadataServer asks the metadata server for values, and keeps those it was given (not the
+// failures). It reads GCE_METADATA_HOST with getenv rather than from the process, unlike
+// cloud.google.com/go/compute/metadata, and uses no proxy.
 type metadataServer struct {
 	getenv func(string) string
 	client *http.Client
@@ -60,8 +53,7 @@ const maxMetadataValue = 4 << 10
 func newMetadataServer(getenv func(string) string) *metadataServer {
 	return &metadataServer{
 		getenv: getenv,
-		// No keep-alive: a handful of queries per process, and no idle connection left behind
-		// by an Env that is dropped (Project makes one per call).
+		// No keep-alive: a handful of queries, and no idle connection left by a dropped Env.
 		client: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: MetadataTimeout},
 		values: map[string]string{},
 	}

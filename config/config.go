@@ -57,6 +57,7 @@ type Worker struct {
 
 	LogLevel       string `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
 	LogDestination string `env:"LOG_DESTINATION, default=auto" desc:"where logs go: stdout (JSON lines for the platform's agent), api (the Cloud Logging API; needs roles/logging.logWriter), or auto: stdout on Cloud Run, on GKE and beside a Pub/Sub emulator, else api when credentials and a project are found, else stdout"`
+	LogFormat      string `env:"LOG_FORMAT" desc:"how stdout lines look: json (for the platform's agent) or text (one readable line per record, for people); empty: text when stdout is a terminal, else json. Does not apply with LOG_DESTINATION=api"`
 }
 
 // MaxAckDeadline is Pub/Sub's largest ack deadline, and MinAckDeadline its smallest.
@@ -240,6 +241,9 @@ func (c *Worker) problems() Errors {
 		} else {
 			bad("LOG_DESTINATION", "%v", err)
 		}
+	}
+	if _, err := cloudlog.ParseFormat(c.LogFormat); err != nil {
+		bad("LOG_FORMAT", "%v", err)
 	}
 	return errs
 }

@@ -381,9 +381,9 @@ func (p *Process[T]) Close() error {
 	return p.closeErr
 }
 
-// newLogging returns the process's logging for cfg (LOG_DESTINATION, LOG_LEVEL, the project)
-// in env, looking for the platform in cloud: JSON lines on stdout, or entries through the
-// Cloud Logging API, whose generic_task resource off Cloud Run names the identity as its job.
+// newLogging returns the process's logging for cfg (LOG_DESTINATION, LOG_FORMAT, LOG_LEVEL,
+// the project) in env, looking for the platform in cloud: lines on stdout, or entries through
+// the Cloud Logging API, whose generic_task resource off Cloud Run names the identity as its job.
 func newLogging(ctx context.Context, cfg *config.Worker, env Env, cloud cloudlog.Env) (*cloudlog.Logging, error) {
 	dest, err := cloudlog.ParseDestination(cfg.LogDestination)
 	if err != nil {
@@ -393,8 +393,13 @@ func newLogging(ctx context.Context, cfg *config.Worker, env Env, cloud cloudlog
 	if err != nil {
 		return nil, fmt.Errorf("config: LOG_LEVEL: %w", err)
 	}
+	format, err := cloudlog.ParseFormat(cfg.LogFormat)
+	if err != nil {
+		return nil, fmt.Errorf("config: LOG_FORMAT: %w", err)
+	}
 	return cloudlog.New(ctx, cloudlog.Options{
 		Destination:   dest,
+		Format:        format,
 		Project:       cfg.Project,
 		Stdout:        env.stdout(),
 		Handler:       &slog.HandlerOptions{Level: level},
