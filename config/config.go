@@ -25,11 +25,13 @@ import (
 // tag documents the variable (README and Variables); `required:"true"` marks what Validate
 // insists on, which is also what the deployment must set.
 type Worker struct {
-	AppID          int64  `env:"GITHUB_APP_ID" required:"true" desc:"the GitHub App's id"`
+	Mode string `env:"MODE, default=worker" desc:"what the process serves: worker (the intake and reconcile stages, push or pull) or ingress (only POST /webhook, GitHub's signed webhook deliveries published to RELAY_TOPIC, and GET /healthz; needs none of the GitHub App's variables)"`
+
+	AppID          int64  `env:"GITHUB_APP_ID" required:"true" desc:"the GitHub App's id (MODE=worker)"`
 	PrivateKey     string `env:"GITHUB_APP_PRIVATE_KEY" desc:"the App's PEM private key (or use GITHUB_APP_PRIVATE_KEY_FILE); from Secret Manager in production"`
 	PrivateKeyFile string `env:"GITHUB_APP_PRIVATE_KEY_FILE" desc:"path of a file holding the App's PEM private key"`
 	APIURL         string `env:"GITHUB_API_URL, default=https://api.github.com/" desc:"GitHub REST API root; GitHub Enterprise (https://HOST/api/v3/) or a fake otherwise"`
-	Identity       string `env:"IDENTITY" required:"true" desc:"the check run name, which is also the reconciler's identity"`
+	Identity       string `env:"IDENTITY" required:"true" desc:"the check run name, which is also the reconciler's identity (MODE=worker)"`
 
 	Port               int           `env:"PORT, default=8080" desc:"push mode's listen port: POST /intake, POST /reconcile (and /), GET /healthz"`
 	Subscription       string        `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull the reconcile stage from this ordered subscription of the reconcile topic (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
@@ -50,6 +52,11 @@ type Worker struct {
 	BudgetReserve       int           `env:"GITHUB_BUDGET_RESERVE, default=10" desc:"rate-limit points kept back when admitting a commit, for runs already started; a commit starts only when its installation's known budget covers its cost and this"`
 	ResetJitter         time.Duration `env:"GITHUB_RESET_JITTER, default=30s" desc:"after GitHub's rate limit resets (or a pause it asked for ends), each instance waits a random delay up to this before starting new work, so instances do not stampede"`
 	RelayTypePrefix     string        `env:"RELAY_TYPE_PREFIX, default=dev.chainguard.github" desc:"CloudEvents type prefix of the webhook relay"`
+
+	WebhookSecret         string        `env:"WEBHOOK_SECRET" desc:"MODE=ingress (required): the webhook secret of the GitHub App's settings; a delivery's X-Hub-Signature-256 must be made with it (or WEBHOOK_SECRET_PREVIOUS); from Secret Manager in production, never logged"`
+	WebhookSecretPrevious string        `env:"WEBHOOK_SECRET_PREVIOUS" desc:"MODE=ingress: the previous webhook secret, also accepted during a rotation; unset it once GitHub signs with the new one"`
+	RelayTopic            string        `env:"RELAY_TOPIC" desc:"MODE=ingress (required): the relay topic the ingress publishes each delivery to, in the webhook relay's format (projects/P/topics/T, or T with GOOGLE_CLOUD_PROJECT)"`
+	WebhookPublishTimeout time.Duration `env:"WEBHOOK_PUBLISH_TIMEOUT, default=8s" desc:"MODE=ingress: how long a delivery's publish may take before it is answered 503; above 0 and below GitHub's 10s delivery timeout"`
 
 	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience, for a worker not behind Cloud Run's IAM check (needs PUSH_SERVICE_ACCOUNT)"`
 	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" desc:"with PUSH_AUDIENCE, the service account emails a push token may carry (comma-separated, several for a rotation); required with it, since anyone can mint a Google token for any audience"`
@@ -88,8 +95,135 @@ func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
 	return &c, nil
 }
 
-// Validate reports every missing or bad variable at once, each by name.
+// Process modes (MODE).
+const (
+	// ModeWorker serves the intake and reconcile stages (the default).
+	ModeWorker = "worker"
+	// ModeIngress serves only the webhook ingress: POST /webhook and GET /healthz.
+	ModeIngress = "ingress"
+)
+
+// MaxWebhookPublishTimeout is GitHub's delivery timeout: an answer later than it is a failed
+// delivery whatever it says.
+const MaxWebhookPublishTimeout = 10 * time.Second
+
+// Ingress reports whether the process is the webhook ingress (MODE=ingress).
+func (c *Worker) Ingress() bool { return c.Mode == ModeIngress }
+
+// WebhookSecrets returns the secrets a webhook delivery may be signed with: WEBHOOK_SECRET,
+// then WEBHOOK_SECRET_PREVIOUS when set.
+func (c *Worker) WebhookSecrets() []string {
+	var out []string
+	for _, s := range []string{c.WebhookSecret, c.WebhookSecretPrevious} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// RelayTopicName returns the relay topic's full resource name ("" when unset).
+func (c *Worker) RelayTopicName() string { return c.fullName(c.RelayTopic, "topics") }
+
+// Validate reports every missing or bad variable at once, each by name. In MODE=ingress the
+// GitHub App's variables (GITHUB_APP_ID, its key, IDENTITY) are not needed and not checked;
+// WEBHOOK_SECRET and RELAY_TOPIC are.
 func (c *Worker) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	switch c.Mode {
+	case ModeWorker, ModeIngress, "": // "": a Worker built in code, a worker
+	default:
+		bad("MODE", "%q is neither %s nor %s", c.Mode, ModeWorker, ModeIngress)
+	}
+	if c.Ingress() {
+		errs = append(errs, c.validateIngress()...)
+	} else {
+		errs = append(errs, c.validateApp()...)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// validateIngress checks the variables of MODE=ingress.
+func (c *Worker) validateIngress() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if c.WebhookSecret == "" {
+		// Never echo a secret's value, not even in part.
+		bad("WEBHOOK_SECRET", "is required in MODE=ingress (the GitHub App's webhook secret)")
+	}
+	if c.RelayTopic == "" {
+		bad("RELAY_TOPIC", "is required in MODE=ingress (the topic deliveries are published to)")
+	} else {
+		errs = append(errs, c.resourceNameError("RELAY_TOPIC", c.RelayTopic, "topics")...)
+	}
+	if c.WebhookPublishTimeout <= 0 || c.WebhookPublishTimeout >= MaxWebhookPublishTimeout {
+		bad("WEBHOOK_PUBLISH_TIMEOUT", "%s must be above 0 and below GitHub's %s delivery timeout", c.WebhookPublishTimeout, MaxWebhookPublishTimeout)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("PORT", "%d is not a TCP port", c.Port)
+	}
+	// The ingress is public: it must never pull (or serve) the worker's stages.
+	for _, v := range []struct{ name, value string }{{"PUBSUB_SUBSCRIPTION", c.Subscription}, {"INTAKE_SUBSCRIPTION", c.IntakeSubscription}} {
+		if v.value != "" {
+			bad(v.name, "is set, but MODE=ingress serves only POST /webhook; run the worker stages in a MODE=worker process")
+		}
+	}
+	if c.RelayTypePrefix == "" {
+		bad("RELAY_TYPE_PREFIX", "must not be empty")
+	}
+	errs = append(errs, c.logErrors()...)
+	return errs
+}
+
+// resourceNameError checks a Pub/Sub resource name: projects/P/KIND/NAME, or a short name
+// with GOOGLE_CLOUD_PROJECT.
+func (c *Worker) resourceNameError(name, value, kind string) []error {
+	bad := func(format string, args ...any) []error {
+		return []error{fmt.Errorf("%s: "+format, append([]any{name}, args...)...)}
+	}
+	if value == "" {
+		return nil
+	}
+	if strings.HasPrefix(value, "projects/") {
+		if p := strings.Split(value, "/"); len(p) != 4 || p[1] == "" || p[2] != kind || p[3] == "" {
+			return bad("%q is not projects/P/%s/NAME", value, kind)
+		}
+	} else if strings.Contains(value, "/") {
+		return bad("%q is neither a short name nor projects/P/%s/NAME", value, kind)
+	} else if c.Project == "" {
+		return bad("%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/%s/NAME", value, kind)
+	}
+	return nil
+}
+
+// logErrors checks LOG_LEVEL and LOG_DESTINATION.
+func (c *Worker) logErrors() []error {
+	var errs []error
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %v", err))
+	}
+	// cloudlog's parser is the one definition of LOG_DESTINATION ("" is auto: a Worker built in code).
+	if _, err := cloudlog.ParseDestination(c.LogDestination); err != nil {
+		var de *cloudlog.DestinationError
+		if errors.As(err, &de) {
+			errs = append(errs, fmt.Errorf("LOG_DESTINATION: %s", de.Reason()))
+		} else {
+			errs = append(errs, fmt.Errorf("LOG_DESTINATION: %v", err))
+		}
+	}
+	return errs
+}
+
+// validateApp checks the variables of MODE=worker.
+func (c *Worker) validateApp() []error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
@@ -123,18 +257,7 @@ func (c *Worker) Validate() error {
 		bad("PORT", "%d is not a TCP port", c.Port)
 	}
 	resourceName := func(name, value, kind string) {
-		if value == "" {
-			return
-		}
-		if strings.HasPrefix(value, "projects/") {
-			if p := strings.Split(value, "/"); len(p) != 4 || p[1] == "" || p[2] != kind || p[3] == "" {
-				bad(name, "%q is not projects/P/%s/NAME", value, kind)
-			}
-		} else if strings.Contains(value, "/") {
-			bad(name, "%q is neither a short name nor projects/P/%s/NAME", value, kind)
-		} else if c.Project == "" {
-			bad(name, "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/%s/NAME", value, kind)
-		}
+		errs = append(errs, c.resourceNameError(name, value, kind)...)
 	}
 	resourceName("PUBSUB_SUBSCRIPTION", c.Subscription, "subscriptions")
 	resourceName("INTAKE_SUBSCRIPTION", c.IntakeSubscription, "subscriptions")
@@ -207,22 +330,8 @@ func (c *Worker) Validate() error {
 			}
 		}
 	}
-	if _, err := ParseLogLevel(c.LogLevel); err != nil {
-		bad("LOG_LEVEL", "%v", err)
-	}
-	// cloudlog's parser is the one definition of LOG_DESTINATION ("" is auto: a Worker built in code).
-	if _, err := cloudlog.ParseDestination(c.LogDestination); err != nil {
-		var de *cloudlog.DestinationError
-		if errors.As(err, &de) {
-			bad("LOG_DESTINATION", "%s", de.Reason())
-		} else {
-			bad("LOG_DESTINATION", "%v", err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("config: %w", errors.Join(errs...))
-	}
-	return nil
+	errs = append(errs, c.logErrors()...)
+	return errs
 }
 
 // Process reads the go-envconfig struct spec points to from l (the process environment when
