@@ -280,6 +280,11 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		answer(http.StatusMethodNotAllowed, OutcomeBadRequest, "POST a GitHub webhook delivery")
 		return
 	}
+	if r.ContentLength > MaxBodyBytes {
+		// Refused before reading: the body cannot be a GitHub delivery.
+		answer(http.StatusRequestEntityTooLarge, OutcomeTooLarge, fmt.Sprintf("body larger than GitHub's %d-byte cap", MaxBodyBytes))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError

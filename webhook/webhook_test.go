@@ -171,6 +171,8 @@ func TestHandlerRefusals(t *testing.T) {
 	form := []byte("payload=" + url.QueryEscape(string(body)))
 	formReq := deliveryRequest(form, "pull_request", webhook.Sign(form, testSecret))
 	formReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	chunked := deliveryRequest(big, "pull_request", webhook.Sign(big, testSecret))
+	chunked.ContentLength = -1 // no length announced: the read itself is cut at the cap
 	get := deliveryRequest(nil, "pull_request", "")
 	get.Method = http.MethodGet
 	tests := []struct {
@@ -182,6 +184,7 @@ func TestHandlerRefusals(t *testing.T) {
 	}{
 		{"no X-GitHub-Delivery", nil, noDelivery, 400, 0},
 		{"over GitHub's 25 MB cap", nil, deliveryRequest(big, "pull_request", webhook.Sign(big, testSecret)), 413, 0},
+		{"over GitHub's cap, without a Content-Length", nil, chunked, 413, 0},
 		{"over Pub/Sub's message size", nil, deliveryRequest(overPubSub, "pull_request", webhook.Sign(overPubSub, testSecret)), 413, 0},
 		{"not a JSON object", nil, deliveryRequest(notJSON, "pull_request", webhook.Sign(notJSON, testSecret)), 400, 0},
 		{"the form content type", nil, formReq, 200, 1},
