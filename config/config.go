@@ -33,7 +33,7 @@ type Worker struct {
 	APIURL         string `env:"GITHUB_API_URL, default=https://api.github.com/" desc:"GitHub REST API root; GitHub Enterprise (https://HOST/api/v3/) or a fake otherwise"`
 	Identity       string `env:"IDENTITY" required:"true" desc:"the check run name, which is also the reconciler's identity (MODE=worker)"`
 
-	Port               int           `env:"PORT, default=8080" desc:"push mode's listen port: POST /intake, POST /reconcile (and /), GET /healthz"`
+	Port               int           `env:"PORT, default=8080" desc:"the listen port: in push mode POST /intake, POST /reconcile (and /), GET /healthz; in MODE=ingress POST /webhook, GET /healthz"`
 	Subscription       string        `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull the reconcile stage from this ordered subscription of the reconcile topic (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
 	IntakeSubscription string        `env:"INTAKE_SUBSCRIPTION" desc:"when set, pull the intake stage from this subscription of a relay topic (needs RECONCILE_TOPIC)"`
 	ReconcileTopic     string        `env:"RECONCILE_TOPIC" desc:"the reconcile topic the intake stage publishes to, ordering key owner/repo@sha (projects/P/topics/T, or T with GOOGLE_CLOUD_PROJECT); required to serve intake, push or pull"`
