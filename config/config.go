@@ -24,13 +24,15 @@ import (
 // tag documents the variable (README and Variables); `required:"true"` marks what Validate
 // insists on, which is also what the deployment must set.
 type Worker struct {
-	AppID          int64  `env:"GITHUB_APP_ID" required:"true" desc:"the GitHub App's id"`
+	Mode string `env:"MODE, default=worker" desc:"what the process serves: worker (the intake and reconcile stages, push or pull) or ingress (only POST /webhook, GitHub's signed webhook deliveries published to RELAY_TOPIC, and GET /healthz; needs none of the GitHub App's variables)"`
+
+	AppID          int64  `env:"GITHUB_APP_ID" required:"true" desc:"the GitHub App's id (MODE=worker)"`
 	PrivateKey     string `env:"GITHUB_APP_PRIVATE_KEY" desc:"the App's PEM private key (or use GITHUB_APP_PRIVATE_KEY_FILE); from Secret Manager in production"`
 	PrivateKeyFile string `env:"GITHUB_APP_PRIVATE_KEY_FILE" desc:"path of a file holding the App's PEM private key"`
 	APIURL         string `env:"GITHUB_API_URL, default=https://api.github.com/" desc:"GitHub REST API root; GitHub Enterprise (https://HOST/api/v3/) or a fake otherwise"`
-	Identity       string `env:"IDENTITY" required:"true" desc:"the check run name, which is also the reconciler's identity"`
+	Identity       string `env:"IDENTITY" required:"true" desc:"the check run name, which is also the reconciler's identity (MODE=worker)"`
 
-	Port               int           `env:"PORT, default=8080" desc:"push mode's listen port: POST /intake, POST /reconcile (and /), GET /healthz"`
+	Port               int           `env:"PORT, default=8080" desc:"the listen port: in push mode POST /intake, POST /reconcile (and /), GET /healthz; in MODE=ingress POST /webhook, GET /healthz"`
 	Subscription       string        `env:"PUBSUB_SUBSCRIPTION" desc:"when set, pull the reconcile stage from this ordered subscription of the reconcile topic (projects/P/subscriptions/S, or S with GOOGLE_CLOUD_PROJECT)"`
 	IntakeSubscription string        `env:"INTAKE_SUBSCRIPTION" desc:"when set, pull the intake stage from this subscription of a relay topic (needs RECONCILE_TOPIC)"`
 	ReconcileTopic     string        `env:"RECONCILE_TOPIC" desc:"the reconcile topic the intake stage publishes to, ordering key owner/repo@sha (projects/P/topics/T, or T with GOOGLE_CLOUD_PROJECT); required to serve intake, push or pull"`
@@ -51,6 +53,11 @@ type Worker struct {
 	ResetJitter         time.Duration `env:"GITHUB_RESET_JITTER, default=30s" desc:"after GitHub's rate limit resets (or a pause it asked for ends), each instance waits a random delay up to this before starting new work, so instances do not stampede"`
 	DetailsURLTemplate  string        `env:"DETAILS_URL_TEMPLATE" desc:"the check runs' details link as a Go text/template of the request's labels and the run's time window ({{.PRURL}}, {{.SHA}}, {{.Owner}}, {{.Repo}}, {{.Number}}, {{.Identity}}, {{.Project}}, {{.Service}}, {{.Query}}, {{.Start}}, {{.End}}; functions urlquery, queryescape, pathescape, rfc3339, unixmilli), for logs kept elsewhere; default: the Cloud Logging link of the run's records"`
 	RelayTypePrefix     string        `env:"RELAY_TYPE_PREFIX, default=dev.chainguard.github" desc:"CloudEvents type prefix of the webhook relay"`
+
+	WebhookSecret         string        `env:"WEBHOOK_SECRET" desc:"MODE=ingress (required): the webhook secret of the GitHub App's settings; a delivery's X-Hub-Signature-256 must be made with it (or WEBHOOK_SECRET_PREVIOUS); from Secret Manager in production, never logged"`
+	WebhookSecretPrevious string        `env:"WEBHOOK_SECRET_PREVIOUS" desc:"MODE=ingress: the previous webhook secret, also accepted during a rotation; unset it once GitHub signs with the new one"`
+	RelayTopic            string        `env:"RELAY_TOPIC" desc:"MODE=ingress (required): the relay topic the ingress publishes each delivery to, in the webhook relay's format (projects/P/topics/T, or T with GOOGLE_CLOUD_PROJECT)"`
+	WebhookPublishTimeout time.Duration `env:"WEBHOOK_PUBLISH_TIMEOUT, default=8s" desc:"MODE=ingress: how long a delivery's publish may take before it is answered 503; above 0 and below GitHub's 10s delivery timeout"`
 
 	PushAudience       string `env:"PUSH_AUDIENCE" desc:"when set, verify each push's OIDC token for this audience, for a worker not behind Cloud Run's IAM check (needs PUSH_SERVICE_ACCOUNT)"`
 	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" desc:"with PUSH_AUDIENCE, the service account emails a push token may carry (comma-separated, several for a rotation); required with it, since anyone can mint a Google token for any audience"`
@@ -106,7 +113,40 @@ func Load(ctx context.Context, l envconfig.Lookuper) (*Worker, error) {
 	return &c, nil
 }
 
-// Validate reports every missing or bad variable at once, each by name once, in an Errors.
+// Process modes (MODE).
+const (
+	// ModeWorker serves the intake and reconcile stages (the default).
+	ModeWorker = "worker"
+	// ModeIngress serves only the webhook ingress: POST /webhook and GET /healthz.
+	ModeIngress = "ingress"
+)
+
+// MaxWebhookPublishTimeout is GitHub's delivery timeout: an answer later than it is a failed
+// delivery whatever it says.
+const MaxWebhookPublishTimeout = 10 * time.Second
+
+// Ingress reports whether the process is the webhook ingress (MODE=ingress).
+func (c *Worker) Ingress() bool { return c.Mode == ModeIngress }
+
+// WebhookSecrets returns the secrets a webhook delivery may be signed with: WEBHOOK_SECRET,
+// then WEBHOOK_SECRET_PREVIOUS when set.
+func (c *Worker) WebhookSecrets() []string {
+	var out []string
+	for _, s := range []string{c.WebhookSecret, c.WebhookSecretPrevious} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// RelayTopicName returns the relay topic's full resource name ("" when unset).
+func (c *Worker) RelayTopicName() string { return c.fullName(c.RelayTopic, "topics") }
+
+// Validate reports every missing or bad variable at once, each by name once, in an Errors. In
+// MODE=ingress the
+// GitHub App's variables (GITHUB_APP_ID, its key, IDENTITY) are not needed and not checked;
+// WEBHOOK_SECRET and RELAY_TOPIC are.
 func (c *Worker) Validate() error {
 	if errs := c.problems(); len(errs) > 0 {
 		return fmt.Errorf("config: %w", errs)
@@ -122,6 +162,16 @@ func (c *Worker) problems() Errors {
 			errs.add(name, fmt.Sprintf(format, args...))
 		}
 	}
+	switch c.Mode {
+	case ModeWorker, ModeIngress, "": // "": a Worker built in code, a worker
+	default:
+		bad("MODE", "%q is neither %s nor %s", c.Mode, ModeWorker, ModeIngress)
+	}
+	if c.Ingress() {
+		c.ingressProblems(bad)
+		c.logProblems(bad)
+		return errs
+	}
 	appProblems(c.AppID, c.PrivateKey, c.PrivateKeyFile, c.APIURL, bad)
 	if c.Identity == "" {
 		bad("IDENTITY", "is required (the check run name)")
@@ -136,20 +186,7 @@ func (c *Worker) problems() Errors {
 	if c.Port < 1 || c.Port > 65535 {
 		bad("PORT", "%d is not a TCP port", c.Port)
 	}
-	resourceName := func(name, value, kind string) {
-		if value == "" {
-			return
-		}
-		if strings.HasPrefix(value, "projects/") {
-			if p := strings.Split(value, "/"); len(p) != 4 || p[1] == "" || p[2] != kind || p[3] == "" {
-				bad(name, "%q is not projects/P/%s/NAME", value, kind)
-			}
-		} else if strings.Contains(value, "/") {
-			bad(name, "%q is neither a short name nor projects/P/%s/NAME", value, kind)
-		} else if c.Project == "" {
-			bad(name, "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/%s/NAME", value, kind)
-		}
-	}
+	resourceName := func(name, value, kind string) { resourceNameProblem(c.Project, name, value, kind, bad) }
 	resourceName("PUBSUB_SUBSCRIPTION", c.Subscription, "subscriptions")
 	resourceName("INTAKE_SUBSCRIPTION", c.IntakeSubscription, "subscriptions")
 	resourceName("RECONCILE_TOPIC", c.ReconcileTopic, "topics")
@@ -230,6 +267,12 @@ func (c *Worker) problems() Errors {
 			}
 		}
 	}
+	c.logProblems(bad)
+	return errs
+}
+
+// logProblems reports the problems of LOG_LEVEL, LOG_DESTINATION and LOG_FORMAT with bad.
+func (c *Worker) logProblems(bad func(name, format string, args ...any)) {
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
@@ -245,7 +288,50 @@ func (c *Worker) problems() Errors {
 	if _, err := cloudlog.ParseFormat(c.LogFormat); err != nil {
 		bad("LOG_FORMAT", "%v", err)
 	}
-	return errs
+}
+
+// ingressProblems reports the problems of the variables of MODE=ingress with bad.
+func (c *Worker) ingressProblems(bad func(name, format string, args ...any)) {
+	if c.WebhookSecret == "" {
+		// Never echo a secret's value, not even in part.
+		bad("WEBHOOK_SECRET", "is required in MODE=ingress (the GitHub App's webhook secret)")
+	}
+	if c.RelayTopic == "" {
+		bad("RELAY_TOPIC", "is required in MODE=ingress (the topic deliveries are published to)")
+	} else {
+		resourceNameProblem(c.Project, "RELAY_TOPIC", c.RelayTopic, "topics", bad)
+	}
+	if c.WebhookPublishTimeout <= 0 || c.WebhookPublishTimeout >= MaxWebhookPublishTimeout {
+		bad("WEBHOOK_PUBLISH_TIMEOUT", "%s must be above 0 and below GitHub's %s delivery timeout", c.WebhookPublishTimeout, MaxWebhookPublishTimeout)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("PORT", "%d is not a TCP port", c.Port)
+	}
+	// The ingress is public: it must never pull (or serve) the worker's stages.
+	for _, v := range []struct{ name, value string }{{"PUBSUB_SUBSCRIPTION", c.Subscription}, {"INTAKE_SUBSCRIPTION", c.IntakeSubscription}} {
+		if v.value != "" {
+			bad(v.name, "is set, but MODE=ingress serves only POST /webhook; run the worker stages in a MODE=worker process")
+		}
+	}
+	if c.RelayTypePrefix == "" {
+		bad("RELAY_TYPE_PREFIX", "must not be empty")
+	}
+}
+
+// resourceNameProblem checks a Pub/Sub resource name: projects/P/KIND/NAME, or a short name
+// with a project.
+func resourceNameProblem(project, name, value, kind string, bad func(name, format string, args ...any)) {
+	switch {
+	case value == "":
+	case strings.HasPrefix(value, "projects/"):
+		if p := strings.Split(value, "/"); len(p) != 4 || p[1] == "" || p[2] != kind || p[3] == "" {
+			bad(name, "%q is not projects/P/%s/NAME", value, kind)
+		}
+	case strings.Contains(value, "/"):
+		bad(name, "%q is neither a short name nor projects/P/%s/NAME", value, kind)
+	case project == "":
+		bad(name, "%q is a short name; set GOOGLE_CLOUD_PROJECT or give projects/P/%s/NAME", value, kind)
+	}
 }
 
 // Key returns the App's private key, read from the file when one is configured.

@@ -37,10 +37,11 @@ func ExampleLoad() {
 
 // Variables lists what the worker reads, for documentation and deployment checks.
 func ExampleVariables() {
-	for _, v := range config.Variables()[:3] {
+	for _, v := range config.Variables()[:4] {
 		fmt.Printf("%s required=%v default=%q\n", v.Name, v.Required, v.Default)
 	}
 	// Output:
+	// MODE required=false default="worker"
 	// GITHUB_APP_ID required=true default=""
 	// GITHUB_APP_PRIVATE_KEY required=false default=""
 	// GITHUB_APP_PRIVATE_KEY_FILE required=false default=""

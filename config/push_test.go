@@ -56,3 +56,43 @@ func TestPushAuthentication(t *testing.T) {
 		})
 	}
 }
+
+func TestIngressMode(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // each error names these; none when empty
+	}{
+		{"ingress without the App", map[string]string{"MODE": "ingress", "WEBHOOK_SECRET": "s3cret-value", "RELAY_TOPIC": "projects/p/topics/github"}, nil},
+		{"ingress with a short topic and a project", map[string]string{"MODE": "ingress", "WEBHOOK_SECRET": "s", "RELAY_TOPIC": "github", "GOOGLE_CLOUD_PROJECT": "p"}, nil},
+		{"ingress missing everything", map[string]string{"MODE": "ingress"}, []string{"WEBHOOK_SECRET", "RELAY_TOPIC"}},
+		{"ingress, short topic without a project", map[string]string{"MODE": "ingress", "WEBHOOK_SECRET": "s3cret-value", "RELAY_TOPIC": "github"}, []string{"RELAY_TOPIC", "GOOGLE_CLOUD_PROJECT"}},
+		{"ingress, publish timeout at GitHub's", map[string]string{"MODE": "ingress", "WEBHOOK_SECRET": "s", "RELAY_TOPIC": "projects/p/topics/t", "WEBHOOK_PUBLISH_TIMEOUT": "10s"}, []string{"WEBHOOK_PUBLISH_TIMEOUT"}},
+		{"ingress, publish timeout 0", map[string]string{"MODE": "ingress", "WEBHOOK_SECRET": "s", "RELAY_TOPIC": "projects/p/topics/t", "WEBHOOK_PUBLISH_TIMEOUT": "0s"}, []string{"WEBHOOK_PUBLISH_TIMEOUT"}},
+		{"ingress never pulls", map[string]string{"MODE": "ingress", "WEBHOOK_SECRET": "s", "RELAY_TOPIC": "projects/p/topics/t", "PUBSUB_SUBSCRIPTION": "projects/p/subscriptions/s"}, []string{"PUBSUB_SUBSCRIPTION"}},
+		{"unknown mode", map[string]string{"MODE": "relay", "GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY_FILE": "/k.pem", "IDENTITY": "x"}, []string{"MODE"}},
+		{"worker mode still needs the App", map[string]string{"MODE": "worker", "WEBHOOK_SECRET": "s"}, []string{"GITHUB_APP_ID", "IDENTITY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(context.Background(), envconfig.MapLookuper(tt.env))
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+			if v := tt.env["WEBHOOK_SECRET"]; len(v) > 3 && strings.Contains(err.Error(), v) {
+				t.Errorf("error %q echoes the secret", err)
+			}
+		})
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/internal/buildinfo"
 	"github.com/prreconciler/prreconciler/statusmanager"
+	"github.com/prreconciler/prreconciler/webhook"
 )
 
 // App is a reconciler binary: its reconciler, and what Main, Run and Start need beyond the
@@ -170,6 +170,9 @@ func Run[T any](ctx context.Context, app App[T], env Env) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
+	if sub.user != nil && p.Config.Ingress() {
+		return fmt.Errorf("%s runs in MODE=worker; this process is MODE=ingress", env.Args[0])
+	}
 	if sub.user != nil {
 		return sub.user(ctx, p, sub.args)
 	}
@@ -205,6 +208,9 @@ type Process[T any] struct {
 	Worker *Worker[T]
 	// Intake is the intake stage, publishing to RECONCILE_TOPIC; nil when it is not set.
 	Intake *Intake
+	// Webhook is the webhook ingress (MODE=ingress), publishing to RELAY_TOPIC; nil in
+	// MODE=worker, where Worker is nil instead.
+	Webhook *webhook.Handler
 	// PubSub is the Pub/Sub client of the subscriptions and the reconcile topic; nil when
 	// neither is configured (push mode without intake).
 	PubSub *pubsub.Client
@@ -226,9 +232,18 @@ type Process[T any] struct {
 //
 // The decoder of both stages knows the App and the check run name, so that a Re-run of
 // another App's check run, or of another check of ours, is ignored.
+//
+// With MODE=ingress it builds the webhook ingress instead (Process.Webhook): logging, the
+// Pub/Sub client and a publisher on RELAY_TOPIC, and neither the GitHub App nor the reconciler.
 func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err error) {
 	lookup, getenv := env.lookuper(), env.getenv()
 	cfg, cfgErr := config.Load(ctx, lookup)
+	if ingressMode(lookup) {
+		if cfgErr != nil {
+			return nil, cfgErr
+		}
+		return startIngress[T](ctx, cfg, env)
+	}
 	rec, recErr := app.reconciler(ctx, lookup)
 	var actionsErr error
 	if err := events.ValidatePullRequestActions(app.PullRequestActions); err != nil {
@@ -306,15 +321,8 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if !cfg.Pull() && cfg.ReconcileTopic == "" {
 		return p, nil
 	}
-	// One client serves every name: they are full resource names, whatever their project.
-	clientProject := cfg.Project
-	for _, name := range []string{cfg.ReconcileTopicName(), cfg.IntakeSubscriptionName(), cfg.SubscriptionName()} {
-		if clientProject == "" && name != "" {
-			clientProject = strings.Split(name, "/")[1]
-		}
-	}
-	if p.PubSub, err = pubsub.NewClient(ctx, clientProject, pubsubOptions(cfg.EmulatorHost, env)...); err != nil {
-		return nil, fmt.Errorf("pubsub client: %w", err)
+	if p.PubSub, err = newPubSubClient(ctx, cfg, env, cfg.ReconcileTopicName(), cfg.IntakeSubscriptionName(), cfg.SubscriptionName()); err != nil {
+		return nil, err
 	}
 	if cfg.ReconcileTopic != "" {
 		p.publisher = p.PubSub.Publisher(cfg.ReconcileTopicName())
@@ -324,12 +332,16 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	return p, nil
 }
 
-// Serve serves both stages as the configuration says until ctx is done: Pub/Sub pushes on
+// Serve serves both stages as the configuration says until ctx is done (MODE=ingress: the
+// webhook ingress on PORT, POST /webhook and GET /healthz only): Pub/Sub pushes on
 // PORT (POST /intake when RECONCILE_TOPIC is set, POST /reconcile), or pulls from
 // INTAKE_SUBSCRIPTION and PUBSUB_SUBSCRIPTION. In-flight work gets SHUTDOWN_GRACE to finish.
 // It returns nil after a clean shutdown.
 func (p *Process[T]) Serve(ctx context.Context) error {
 	cfg := p.Config
+	if cfg.Ingress() {
+		return p.serveIngress(ctx)
+	}
 	if !cfg.Pull() {
 		p.Logger.Info("worker listening for Pub/Sub pushes", "port", cfg.Port, "identity", cfg.Identity, "app_id", cfg.AppID,
 			"intake", p.Intake != nil, "reconcile_topic", cfg.ReconcileTopicName())

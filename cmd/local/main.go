@@ -1,17 +1,22 @@
 // Command local runs the whole pipeline of cmd/worker in one process on embedded defaults (it
 // is `make local`): an in-process Pub/Sub (pstest) with the deployed topology, the GitHub fake
-// seeded with a pull request whose diff has findings, and both stages of the real diff hygiene
+// seeded with a pull request whose diff has findings, the webhook ingress (MODE=ingress) that
+// takes the first event as a signed GitHub delivery, and both stages of the real diff hygiene
 // worker, started by worker.Start from the same environment variables as the deployed binary.
 // It needs no credentials and nothing installed. It is a command of its own so that the
 // production binary links neither pstest nor the fake.
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"strconv"
@@ -32,6 +37,7 @@ import (
 	"github.com/prreconciler/prreconciler/events"
 	"github.com/prreconciler/prreconciler/githubtest"
 	"github.com/prreconciler/prreconciler/hygiene"
+	"github.com/prreconciler/prreconciler/webhook"
 	"github.com/prreconciler/prreconciler/worker"
 )
 
@@ -62,7 +68,16 @@ const (
 	localSHA2           = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
 	localAttempts       = 5
 	localLatency        = 50 * time.Millisecond
+	// localWebhookSecret is the local App's webhook secret: the local GitHub delivery is
+	// signed with it, as GitHub signs with the one in the App's settings.
+	localWebhookSecret = "local webhook secret"
 )
+
+// synchronizePayload is GitHub's own example pull_request synchronize delivery (octokit/webhooks
+// payload-examples, as in webhook/testdata).
+//
+//go:embed payloads/pull_request.synchronize.json
+var synchronizePayload []byte
 
 // runLocal runs the whole pipeline in this process on embedded defaults: pstest as Pub/Sub
 // (a relay topic with its intake subscription, an ordered reconcile topic and its
@@ -129,6 +144,23 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	say("            reconcile topic %s → ordered subscription %s (one message per commit at a time)", localReconcileTopic, localReconcileSub)
 	say("            both dead-letter to %s after %d attempts", localDLQ, localAttempts)
 
+	// The webhook ingress: the same binary in MODE=ingress, with none of the App's variables,
+	// publishing GitHub's deliveries to the relay topic; served on loopback as Cloud Run would.
+	ingressVars := map[string]string{"MODE": "ingress", "WEBHOOK_SECRET": localWebhookSecret, "RELAY_TOPIC": localRelayTopic,
+		"WEBHOOK_PUBLISH_TIMEOUT": "8s", "LOG_LEVEL": vars["LOG_LEVEL"], "LOG_DESTINATION": "stdout"}
+	ing, err := worker.Start(ctx, hygiene.App(), worker.Env{
+		Lookuper: envconfig.MapLookuper(ingressVars), Stdout: logs,
+		Cloud:         cloudlog.Env{Getenv: func(k string) string { return ingressVars[k] }},
+		PubSubOptions: []option.ClientOption{option.WithGRPCConn(conn)},
+	})
+	if err != nil {
+		return fmt.Errorf("webhook ingress: %w", err)
+	}
+	defer ing.Close()
+	ingress := httptest.NewServer(worker.IngressHandler(ing.Webhook))
+	defer ingress.Close()
+	say("   webhook ingress (MODE=ingress) at %s/webhook → relay topic %s", ingress.URL, localRelayTopic)
+
 	outcomes := newOutcomeLog(say)
 	p.Worker.OnOutcome = outcomes.recorder("reconcile")
 	p.Intake.OnOutcome = outcomes.recorder("intake")
@@ -159,10 +191,14 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 		return err
 	}
 
-	say("\n== 1. A commit's pull_request event, and at the same moment a reconcile request for the same commit")
-	if _, err := publish(relayPub, "a relay pull_request synchronize event for "+localSHA1[:12]+" to the relay topic",
-		synchronizeEvent(gh, "0000000000000000000000000000000000000000", localSHA1, "72d3162e-cc78-11e3-81ab-4c9367dc0958")); err != nil {
+	say("\n== 1. GitHub delivers a commit's pull_request event to the webhook ingress, and at the same moment a reconcile request for the same commit is published")
+	status, answer, err := deliverWebhook(ctx, ingress.URL+"/webhook", gh, "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	if err != nil {
 		return err
+	}
+	say("-> GitHub delivery pull_request synchronize for %s, signed (X-Hub-Signature-256), POST /webhook: %d %s", localSHA1[:12], status, answer)
+	if status != http.StatusOK {
+		return fmt.Errorf("the webhook ingress answered %d %s", status, answer)
 	}
 	if _, err := publish(reconcilePub, fmt.Sprintf("its twin, a reconcile request, to the reconcile topic with ordering key %s", twin.OrderingKey()),
 		&pubsub.Message{Data: twinData, OrderingKey: twin.OrderingKey()}); err != nil {
@@ -219,7 +255,9 @@ func runLocal(ctx context.Context, out io.Writer, args []string) error {
 	say(`   GITHUB_APP_ID=<app id> GITHUB_APP_PRIVATE_KEY_FILE=<key.pem> IDENTITY=diff-hygiene GOOGLE_CLOUD_PROJECT=<project> \
    INTAKE_SUBSCRIPTION=<relay topic's subscription> RECONCILE_TOPIC=<reconcile topic> \
    PUBSUB_SUBSCRIPTION=<reconcile topic's ordered subscription> go run ./cmd/worker
-   (without the subscriptions it serves Pub/Sub pushes on PORT, as on Cloud Run; see README "Configuration" and "Deploy")`)
+   (without the subscriptions it serves Pub/Sub pushes on PORT, as on Cloud Run; see README "Configuration" and "Deploy")
+   MODE=ingress WEBHOOK_SECRET=<the App's webhook secret> RELAY_TOPIC=<relay topic> GOOGLE_CLOUD_PROJECT=<project> go run ./cmd/worker
+   (the webhook ingress: the App's webhook URL is https://<its host>/webhook; it needs none of the App's other variables)`)
 	return nil
 }
 
@@ -346,6 +384,48 @@ func waitDeadLetter(ctx context.Context, c *pubsub.Client, id string, say func(s
 	}
 	say("   dead-lettered to %s after %d attempts: %q", localDLQ, localAttempts, got.Data)
 	return nil
+}
+
+// deliverWebhook delivers GitHub's example pull_request synchronize payload to url as GitHub
+// does, signed with the local webhook secret, and returns the answer. The payload's
+// repository, pull request, head commit and installation are the local fake's; everything
+// else is GitHub's example as it is.
+func deliverWebhook(ctx context.Context, url string, gh *githubtest.Server, delivery string) (int, string, error) {
+	var p map[string]any
+	if err := json.Unmarshal(synchronizePayload, &p); err != nil {
+		return 0, "", fmt.Errorf("example payload: %w", err)
+	}
+	repoURL := gh.WebURL() + "/" + localOwner + "/" + localRepo
+	prURL := fmt.Sprintf("%s/pull/%d", repoURL, localPR)
+	repo := p["repository"].(map[string]any)
+	repo["name"], repo["full_name"], repo["html_url"] = localRepo, localOwner+"/"+localRepo, repoURL
+	repo["owner"].(map[string]any)["login"] = localOwner
+	pr := p["pull_request"].(map[string]any)
+	pr["number"], pr["html_url"] = localPR, prURL
+	pr["head"].(map[string]any)["sha"] = localSHA1
+	p["number"], p["before"], p["after"] = localPR, "0000000000000000000000000000000000000000", localSHA1
+	p["installation"].(map[string]any)["id"] = gh.InstallationID(gh.App(), localOwner)
+	body, err := json.Marshal(p)
+	if err != nil {
+		return 0, "", fmt.Errorf("example payload: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "GitHub-Hookshot/044aadd")
+	req.Header.Set(webhook.HeaderEvent, "pull_request")
+	req.Header.Set(webhook.HeaderDelivery, delivery)
+	req.Header.Set(webhook.HeaderHookID, "1")
+	req.Header.Set(webhook.HeaderSignature, webhook.Sign(body, localWebhookSecret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("deliver to the webhook ingress: %w", err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	return resp.StatusCode, strings.TrimSpace(string(answer)), nil
 }
 
 // synchronizeEvent is what the webhook relay publishes when the PR's branch gets a new

@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// TestLocalRun runs `make local`'s pipeline and checks what it prints: each stage's outcome
-// as it happens, the check runs, and how to point the deployed binary at a real App.
+// TestLocalRun runs `make local`'s pipeline and checks what it prints: the first event
+// delivered to the webhook ingress as GitHub delivers it, each stage's outcome as it happens,
+// the check runs, and how to point the deployed binary at a real App.
 func TestLocalRun(t *testing.T) {
 	var out bytes.Buffer
 	t.Setenv("LOG_LEVEL", "")
@@ -18,6 +19,8 @@ func TestLocalRun(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{
+		"webhook ingress (MODE=ingress) at http://127.0.0.1:",
+		"-> GitHub delivery pull_request synchronize for 6dcb09b5b578, signed (X-Hub-Signature-256), POST /webhook: 200 published as message m0",
 		"[intake   ] message m0, relay pull_request synchronize, attempt 1: forwarded",
 		"request octo-org/hello-world#7@6dcb09b5b578, attempt 1: reconciled",
 		"request octo-org/hello-world#7@6dcb09b5b578, attempt 1: skipped",
@@ -25,7 +28,7 @@ func TestLocalRun(t *testing.T) {
 		"request octo-org/hello-world#7@c0ffee00c0ff, attempt 1: reconciled",
 		"unreadable, attempt 5: invalid", "dead-lettered",
 		"diff-hygiene  6dcb09b5b578  completed   failure", "diff-hygiene  c0ffee00c0ff  completed   failure",
-		"GITHUB_APP_ID=<app id>", "INTAKE_SUBSCRIPTION=",
+		"GITHUB_APP_ID=<app id>", "INTAKE_SUBSCRIPTION=", "MODE=ingress WEBHOOK_SECRET=",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("local run output lacks %q:\n%s", want, s)

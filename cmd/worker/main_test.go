@@ -112,6 +112,9 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		"RETRY_MINIMUM_BACKOFF": "60s", "RETRY_MAXIMUM_BACKOFF": "300s", "MIN_RETRY_WINDOW": "30m",
 		"GITHUB_BUDGET_RESERVE": "25", "GITHUB_RESET_JITTER": "5s", "IN_PROGRESS_AFTER": "1500ms",
 		"DETAILS_URL_TEMPLATE": "https://logs.example.com/?sha={{.SHA}}",
+		// The ingress's, read in either mode (checked in MODE=ingress).
+		"MODE": "worker", "WEBHOOK_SECRET": "s3cret", "WEBHOOK_SECRET_PREVIOUS": "old-s3cret", "RELAY_TOPIC": "projects/relay-proj/topics/github",
+		"WEBHOOK_PUBLISH_TIMEOUT": "5s",
 	}
 	for _, name := range documentedVariables(t) {
 		if _, ok := values[name]; !ok {
@@ -132,6 +135,8 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
 		BudgetReserve: 25, ResetJitter: 5 * time.Second, InProgressAfter: 1500 * time.Millisecond,
 		DetailsURLTemplate: "https://logs.example.com/?sha={{.SHA}}",
+		Mode: "worker", WebhookSecret: "s3cret", WebhookSecretPrevious: "old-s3cret", RelayTopic: "projects/relay-proj/topics/github",
+		WebhookPublishTimeout: 5 * time.Second,
 	}
 	if *cfg != want {
 		t.Errorf("loaded %+v\nwant %+v", *cfg, want)
