@@ -450,3 +450,54 @@ func TestCancelledDelivery(t *testing.T) {
 		t.Errorf("runs = %+v, want one in progress", rs)
 	}
 }
+
+// TestResultAfterCancellation pins what happens to a result the reconciler returns after
+// the message's context was cancelled (it ignored the cancellation): it is written, since it
+// is still the reconciler's answer, and the message is nacked, as every cancelled message
+// is; its redelivery finds the commit completed and is acked without another reconcile. A
+// result returned after the reconciler's own timeout, the message's context still live, is
+// written and acked.
+func TestResultAfterCancellation(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration // the reconciler's own; 0: the env's
+		cancel  bool          // cancel the message's context once the reconciler started
+		want    worker.Outcome
+	}{
+		{name: "the message's context cancelled", cancel: true, want: worker.OutcomeRetry},
+		{name: "the reconciler's timeout passed", timeout: 50 * time.Millisecond, want: worker.OutcomeReconciled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			started := make(chan struct{}, 1)
+			c := &counter{fn: func(ctx context.Context, req *events.Request, gh *github.Client) (*worker.Result[notes], error) {
+				started <- struct{}{}
+				<-ctx.Done()
+				return succeed(context.WithoutCancel(ctx), req, gh) // the cancellation ignored
+			}}
+			e := newEnv(t, c.reconcile)
+			if tt.timeout > 0 {
+				e.w.Timeout = tt.timeout
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			if tt.cancel {
+				go func() { <-started; cancel() }()
+			}
+			o, err := e.w.Handle(ctx, request("1", 7, sha1, false))
+			if o != tt.want || (o == worker.OutcomeRetry) != (err != nil) {
+				t.Fatalf("outcome %s (%v), want %s", o, err, tt.want)
+			}
+			rs := e.runs(sha1)
+			if len(rs) != 1 || rs[0].Status != "completed" || rs[0].Conclusion != "success" || rs[0].Title != "1 files" {
+				t.Fatalf("runs = %+v, want one completed with the reconciler's result", rs)
+			}
+			if o, err := e.w.Handle(context.Background(), request("1", 7, sha1, false)); o != worker.OutcomeSkipped {
+				t.Errorf("redelivery: outcome %s (%v), want skipped", o, err)
+			}
+			if c.n() != 1 {
+				t.Errorf("reconciler called %d times, want 1", c.n())
+			}
+		})
+	}
+}

@@ -219,6 +219,18 @@ func TestPanicsInUserCallbacksAreSurvived(t *testing.T) {
 			}
 			contains(t, "log", log.String(), "panicked")
 			contains(t, "log", log.String(), "goroutine ") // the stack
+			// The panic's record carries the request's labels, not the outcome: written
+			// before the outcome is known, as the README says.
+			var record string
+			for _, line := range strings.Split(log.String(), "\n") {
+				if strings.Contains(line, "panicked") && strings.Contains(line, "goroutine ") {
+					record = line
+				}
+			}
+			for _, l := range []string{`"pr_url":"` + prURL(7) + `"`, `"sha":"` + sha1 + `"`, `"delivery_id":"2"`} {
+				contains(t, "the panic's record", record, l)
+			}
+			notContains(t, "the panic's record", record, `"outcome"`)
 			// The process serves on.
 			if o, err := w.Handle(ctx, request("3", 8, sha2, true)); o != worker.OutcomeReconciled {
 				t.Errorf("a later message: %s, %v; want reconciled", o, err)

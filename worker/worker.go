@@ -58,7 +58,9 @@ type Result[T any] struct {
 // status GitHub would refuse). When a Result comes with a permanent error, its Details are
 // written with the failure. A panic, in the reconciler or in its details' Markdown or
 // Annotations, fails that request permanently and is logged with its stack; the process
-// serves on.
+// serves on. ctx ends at the reconciler's timeout, the message's deadline or a shutdown: a
+// result returned once the message's context has ended is written, but the message is
+// nacked (see Worker.Handle).
 type Reconciler[T any] func(ctx context.Context, req *events.Request, gh *github.Client) (*Result[T], error)
 
 // ClientFactory hands out GitHub clients authenticated as an installation; installationID 0
@@ -389,7 +391,10 @@ func messageKey(m *events.Message) string {
 // A message that decodes into several requests is acked only when every request was: the
 // outcome is the first of retry, gave_up, failed, reconciled, skipped that any request had.
 // ctx bounds the whole: when it is cancelled the work stops (unless a concurrent delivery of
-// the same request still waits for it) and the message is nacked. The work also ends by
+// the same request still waits for it) and the message is nacked. A result the reconciler
+// returns after that, ignoring the cancellation, is still written (it is the reconciler's
+// answer), and the message is nacked all the same: its redelivery finds the commit completed
+// and is acked without another reconcile. The work also ends by
 // AckDeadline (less a margin) from now, or ctx's deadline when earlier: the reconciler is
 // stopped early enough for the final writes to fit.
 func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
@@ -675,11 +680,16 @@ func (r *run[T]) do() (Outcome, error) {
 		conclusion = statusmanager.ConclusionSuccess
 	}
 	if err := r.write(res.Title, &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: conclusion, Details: res.Details}); err != nil {
-		if r.landed() {
-			// The write took effect though its answer was lost.
-			return OutcomeReconciled, nil
+		// The write may have taken effect though its answer was lost.
+		if !r.landed() {
+			return r.failed(fmt.Errorf("write completed status: %w", err), res)
 		}
-		return r.failed(fmt.Errorf("write completed status: %w", err), res)
+	}
+	if r.ctx.Err() != nil {
+		// The reconciler ignored the cancellation: its answer is written, but the message
+		// is nacked as every cancelled one is (a push whose caller has gone, a shutdown past
+		// its grace: an ack would not count). Its redelivery finds the commit completed.
+		return OutcomeRetry, Transient(fmt.Errorf("result written after the message's context ended: %w", context.Cause(r.ctx)))
 	}
 	return OutcomeReconciled, nil
 }

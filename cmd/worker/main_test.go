@@ -135,7 +135,7 @@ func TestEveryDocumentedVariable(t *testing.T) {
 		AckDeadline: 5 * time.Minute, RetryMinBackoff: time.Minute, RetryMaxBackoff: 5 * time.Minute, MinRetryWindow: 30 * time.Minute,
 		BudgetReserve: 25, ResetJitter: 5 * time.Second, InProgressAfter: 1500 * time.Millisecond,
 		DetailsURLTemplate: "https://logs.example.com/?sha={{.SHA}}",
-		Mode: "worker", WebhookSecret: "s3cret", WebhookSecretPrevious: "old-s3cret", RelayTopic: "projects/relay-proj/topics/github",
+		Mode:               "worker", WebhookSecret: "s3cret", WebhookSecretPrevious: "old-s3cret", RelayTopic: "projects/relay-proj/topics/github",
 		WebhookPublishTimeout: 5 * time.Second,
 	}
 	if *cfg != want {
