@@ -110,3 +110,13 @@ output "dashboard_url" {
   description = "Cloud Console URL of the worker's dashboard."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${basename(google_monitoring_dashboard.worker.id)}?project=${var.project_id}"
 }
+
+output "webhook_url" {
+  description = "With webhook_ingress.enabled: the URL to paste into the GitHub App's webhook settings (the ingress service's URI + /webhook); null otherwise."
+  value       = local.ingress_enabled ? "${google_cloud_run_v2_service.ingress[0].uri}/webhook" : null
+}
+
+output "webhook_topic" {
+  description = "With webhook_ingress.enabled: the relay topic the ingress publishes to; null otherwise."
+  value       = local.ingress_topic
+}
