@@ -398,3 +398,130 @@ func checkWorkerPrivate(t *testing.T, c *tfConfig, ctx *hcl.EvalContext) {
 		}
 	}
 }
+
+// redeliverInvoker is the scheduler's grant to run the redeliver job.
+const redeliverInvoker = "scheduler_runs_redeliver"
+
+// TestRedeliverJob evaluates the redeliver job off (the default: nothing of it exists) and on:
+// the job runs the worker's image as `redeliver -since <since>` with the App's settings only,
+// the key by reference; the scheduler calls the Run Admin API's run method of that job with an
+// OAuth token of an account whose only grant is roles/run.invoker on the job.
+func TestRedeliverJob(t *testing.T) {
+	c := loadModule(t, readTF(t, moduleDir))
+	relay := cty.MapVal(map[string]cty.Value{"github": cty.StringVal("github-events")})
+	for _, tc := range []struct {
+		name  string
+		set   map[string]cty.Value
+		on    bool
+		since string
+	}{
+		{name: "off by default", set: map[string]cty.Value{"relay_topics": relay}},
+		{name: "on", set: map[string]cty.Value{"relay_topics": relay, "redeliver": cty.ObjectVal(map[string]cty.Value{"enabled": cty.True})}, on: true, since: "24h"},
+		{name: "on, a window of its own", set: map[string]cty.Value{"relay_topics": relay, "redeliver": cty.ObjectVal(map[string]cty.Value{"enabled": cty.True, "since": cty.StringVal("6h"), "schedule": cty.StringVal("*/30 * * * *")})}, on: true, since: "6h"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := withVars(tc.set)
+			if refused, err := c.refused(set); err != nil || len(refused) > 0 {
+				t.Fatalf("the module refuses these values: %v %v", refused, err)
+			}
+			ctx, err := c.evalContext(set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range []string{"google_cloud_run_v2_job.redeliver", "google_cloud_scheduler_job.redeliver", "google_service_account.scheduler", "google_cloud_run_v2_job_iam_member." + redeliverInvoker} {
+				b := c.resources[key]
+				if b == nil {
+					t.Fatalf("no %s", key)
+				}
+				want := 0
+				if tc.on {
+					want = 1
+				}
+				if n := count(t, ctx, b); n != want {
+					t.Errorf("%s has %d instances, want %d", key, n, want)
+				}
+			}
+			apis := ctx.Variables["local"].GetAttr("apis")
+			got := false
+			for it := apis.ElementIterator(); it.Next(); {
+				_, v := it.Element()
+				got = got || v.AsString() == "cloudscheduler.googleapis.com"
+			}
+			if got != tc.on {
+				t.Errorf("enable_apis would enable Cloud Scheduler: %v, want %v", got, tc.on)
+			}
+			if !tc.on {
+				if out := evalIn(t, ctx, c.outputs["redeliver_job"].Body, "value"); !out.IsNull() {
+					t.Errorf("redeliver_job is %#v with the job off", out)
+				}
+				return
+			}
+
+			job := c.resources["google_cloud_run_v2_job.redeliver"]
+			tmpl := path(job.Body, "template", "template")
+			container := one(tmpl.Body, "containers").Body
+			if !refersTo(container, "image", "var.image") {
+				t.Errorf("the job does not run var.image")
+			}
+			var args []string
+			for it := evalIn(t, ctx, container, "args").ElementIterator(); it.Next(); {
+				_, v := it.Element()
+				args = append(args, v.AsString())
+			}
+			if want := []string{"redeliver", "-since", tc.since}; !slices.Equal(args, want) {
+				t.Errorf("the job's args are %q, want %q", args, want)
+			}
+			env := envOf(t, ctx, container)
+			var names []string
+			for n := range env {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			if want := []string{"GITHUB_API_URL", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"}; !slices.Equal(names, want) {
+				t.Errorf("the job's env is %v, want %v", names, want)
+			}
+			key := env["GITHUB_APP_PRIVATE_KEY"]
+			if key.value != cty.NilVal || path(key.body, "value_source", "secret_key_ref") == nil {
+				t.Errorf("GITHUB_APP_PRIVATE_KEY is not read from Secret Manager by reference")
+			}
+			// The worker's account already reads the key: the job needs no grant of its own.
+			if sa := attrRefs(tmpl.Body, "service_account"); !slices.Contains(sa, "google_service_account.worker.email") {
+				t.Errorf("the job runs as %v, want the worker's account", sa)
+			}
+
+			sched := c.resources["google_cloud_scheduler_job.redeliver"]
+			ht := one(sched.Body, "http_target")
+			wantURI := "https://run.googleapis.com/v2/projects/acme-ci-prod/locations/europe-west1/jobs/prreconciler-redeliver:run"
+			if uri := evalIn(t, ctx, ht.Body, "uri").AsString(); uri != wantURI {
+				t.Errorf("the scheduler calls %q, want %q", uri, wantURI)
+			}
+			if name := evalIn(t, ctx, job.Body, "name").AsString(); !strings.HasSuffix(wantURI, "/jobs/"+name+":run") {
+				t.Errorf("the scheduler's URI does not name the job %q", name)
+			}
+			if m := evalIn(t, ctx, ht.Body, "http_method").AsString(); m != "POST" {
+				t.Errorf("the scheduler's method is %s, want POST", m)
+			}
+			tok := one(ht.Body, "oauth_token")
+			if tok == nil || !refersTo(tok.Body, "service_account_email", "google_service_account.scheduler") {
+				t.Fatalf("the scheduler does not call with an OAuth token of its own account")
+			}
+			if _, ok := ht.Body.Attributes["body"]; ok {
+				t.Errorf("the scheduler sends a body: overrides need more than roles/run.invoker")
+			}
+
+			// The scheduler's account: roles/run.invoker on the job, nothing else.
+			var grants []string
+			for k, b := range c.resources {
+				if refersTo(b.Body, "member", "google_service_account.scheduler") {
+					grants = append(grants, k+" "+evalIn(t, ctx, b.Body, "role").AsString())
+				}
+			}
+			if want := []string{"google_cloud_run_v2_job_iam_member." + redeliverInvoker + " roles/run.invoker"}; !slices.Equal(grants, want) {
+				t.Errorf("the scheduler's account has %v, want %v", grants, want)
+			}
+			if !refersTo(c.resources["google_cloud_run_v2_job_iam_member."+redeliverInvoker].Body, "name", "google_cloud_run_v2_job.redeliver") {
+				t.Errorf("the scheduler's role is not on the redeliver job")
+			}
+		})
+	}
+}

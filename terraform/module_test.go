@@ -972,8 +972,8 @@ func checkModule(c *tfConfig) []string {
 	pushSAFromInvoker := map[string]bool{}
 	for key, b := range c.resources {
 		role, _ := literalString(b.Body, "role")
-		if key == "google_cloud_run_v2_service_iam_member."+ingressInvoker {
-			continue // the webhook ingress's public invoker: TestWebhookIngress
+		if key == "google_cloud_run_v2_service_iam_member."+ingressInvoker || key == "google_cloud_run_v2_job_iam_member."+redeliverInvoker {
+			continue // the webhook ingress's public invoker and the scheduler on the redeliver job: ingress_test.go
 		}
 		if role != "roles/run.invoker" {
 			if strings.Contains(b.Labels[0], "cloud_run") && (strings.HasSuffix(b.Labels[0], "_iam_binding") || strings.HasSuffix(b.Labels[0], "_iam_policy")) {

@@ -120,3 +120,8 @@ output "webhook_topic" {
   description = "With webhook_ingress.enabled: the relay topic the ingress publishes to; null otherwise."
   value       = local.ingress_topic
 }
+
+output "redeliver_job" {
+  description = "With redeliver.enabled: the Cloud Run job running `worker redeliver` (gcloud run jobs execute NAME --region REGION runs it by hand); null otherwise."
+  value       = local.redeliver_enabled ? google_cloud_run_v2_job.redeliver[0].name : null
+}

@@ -516,3 +516,31 @@ variable "webhook_ingress" {
     error_message = "webhook_ingress.concurrency must be an integer from 1 to 1000."
   }
 }
+
+variable "redeliver" {
+  description = "The redeliver job, off by default: a Cloud Run job <name>-redeliver running `worker redeliver -since <since>` (the same image, as the worker's account: App id, key and API URL only), started by a Cloud Scheduler job on schedule. It asks GitHub to redeliver each webhook delivery of the window that never got a 2xx (a delivery the ingress answered 5xx or missed). enabled; schedule (cron, 5 fields; default every 6 hours); time_zone (IANA, default Etc/UTC); since (the window, a duration in h or m from 10m to 72h, GitHub's delivery history; default 24h, which covers the schedule)."
+  type = object({
+    enabled   = optional(bool, false)
+    schedule  = optional(string, "0 */6 * * *")
+    time_zone = optional(string, "Etc/UTC")
+    since     = optional(string, "24h")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[^\\s]+( [^\\s]+){4}$", var.redeliver.schedule))
+    error_message = "redeliver.schedule must be a cron schedule of 5 fields such as \"0 */6 * * *\"."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", var.redeliver.time_zone))
+    error_message = "redeliver.time_zone must be an IANA time zone such as \"Etc/UTC\" or \"Europe/Berlin\"."
+  }
+
+  validation {
+    # In minutes: GitHub lists the deliveries of the past 3 days.
+    condition     = try(alltrue([for m in [tonumber(regex("^([1-9][0-9]*)(h|m)$", var.redeliver.since)[0]) * (regex("^([1-9][0-9]*)(h|m)$", var.redeliver.since)[1] == "h" ? 60 : 1)] : m >= 10 && m <= 4320]), false)
+    error_message = "redeliver.since must be a duration in hours or minutes such as \"24h\", from 10m to 72h (GitHub keeps 3 days of deliveries)."
+  }
+}
