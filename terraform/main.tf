@@ -42,8 +42,8 @@ locals {
 
   # The APIs the module calls: cloudresourcemanager for data.google_project, monitoring for
   # the alert policies and the dashboard, logging for the log-based metrics.
-  apis = [
+  apis = concat([
     "cloudresourcemanager.googleapis.com", "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
     "pubsub.googleapis.com", "run.googleapis.com", "secretmanager.googleapis.com",
-  ]
+  ], var.redeliver.enabled ? ["cloudscheduler.googleapis.com"] : [])
 }

@@ -266,6 +266,7 @@ var functions = map[string]function.Function{
 	"base64encode": base64EncodeFunc,
 	"basename":     baseNameFunc,
 	"can":          tryfunc.CanFunc,
+	"coalesce":     stdlib.CoalesceFunc,
 	"concat":       stdlib.ConcatFunc,
 	"contains":     stdlib.ContainsFunc,
 	"floor":        stdlib.FloorFunc,
@@ -275,6 +276,7 @@ var functions = map[string]function.Function{
 	"length":       lengthFunc,
 	"lower":        stdlib.LowerFunc,
 	"max":          stdlib.MaxFunc,
+	"merge":        stdlib.MergeFunc,
 	"min":          stdlib.MinFunc,
 	"pow":          stdlib.PowFunc,
 	"range":        stdlib.RangeFunc,
@@ -379,19 +381,26 @@ var lengthFunc = function.New(&function.Spec{
 
 // variableType returns a variable's type constraint (any when it has none).
 func (c *tfConfig) variableType(name string) (cty.Type, error) {
+	ty, _, err := c.variableTypeWithDefaults(name)
+	return ty, err
+}
+
+// variableTypeWithDefaults returns a variable's type constraint and the defaults of its
+// optional object attributes (nil when it has none), which Terraform applies before converting.
+func (c *tfConfig) variableTypeWithDefaults(name string) (cty.Type, *typeexpr.Defaults, error) {
 	vb := c.variables[name]
 	if vb == nil {
-		return cty.NilType, fmt.Errorf("no variable %q", name)
+		return cty.NilType, nil, fmt.Errorf("no variable %q", name)
 	}
 	te, ok := vb.Body.Attributes["type"]
 	if !ok {
-		return cty.DynamicPseudoType, nil
+		return cty.DynamicPseudoType, nil, nil
 	}
-	ty, diags := typeexpr.TypeConstraint(te.Expr)
+	ty, defaults, diags := typeexpr.TypeConstraintWithDefaults(te.Expr)
 	if diags.HasErrors() {
-		return cty.NilType, fmt.Errorf("variable %q: type: %s", name, diags.Error())
+		return cty.NilType, nil, fmt.Errorf("variable %q: type: %s", name, diags.Error())
 	}
-	return ty, nil
+	return ty, defaults, nil
 }
 
 // variableValues returns every variable's value: set (converted to its type), else its
@@ -404,7 +413,7 @@ func (c *tfConfig) variableValues(set map[string]cty.Value) (map[string]cty.Valu
 		}
 	}
 	for n, vb := range c.variables {
-		ty, err := c.variableType(n)
+		ty, defaults, err := c.variableTypeWithDefaults(n)
 		if err != nil {
 			return nil, err
 		}
@@ -415,6 +424,14 @@ func (c *tfConfig) variableValues(set map[string]cty.Value) (map[string]cty.Valu
 		if !ok {
 			out[n] = cty.UnknownVal(ty)
 			continue
+		}
+		if defaults != nil {
+			// Convert first so that Apply sees the object type's attributes, as Terraform does.
+			if pre, err := convert.Convert(v, ty.WithoutOptionalAttributesDeep()); err == nil {
+				v = defaults.Apply(pre)
+			} else if pre, err := convert.Convert(v, ty); err == nil {
+				v = defaults.Apply(pre)
+			}
 		}
 		cv, err := convert.Convert(v, ty)
 		if err != nil {
@@ -461,7 +478,6 @@ func (c *tfConfig) evalContext(set map[string]cty.Value) (*hcl.EvalContext, erro
 	if v := vars["project_id"]; v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
 		project = v.AsString()
 	}
-	byType := map[string]map[string]cty.Value{}
 	// instance is one resource instance's stand-in, its attributes evaluated in ectx (which
 	// has each or count for a resource that repeats).
 	instance := func(b *hclsyntax.Block, ectx *hcl.EvalContext) cty.Value {
@@ -498,90 +514,95 @@ func (c *tfConfig) evalContext(set map[string]cty.Value) (*hcl.EvalContext, erro
 		}
 		return cty.ObjectVal(attrs)
 	}
-	for _, b := range c.resources {
-		typ, name := b.Labels[0], b.Labels[1]
-		var v cty.Value
-		if fe, ok := b.Body.Attributes["for_each"]; ok {
-			// One instance per key: an object of them (unknown when for_each is).
-			m, diags := fe.Expr.Value(ctx)
-			if diags.HasErrors() || !m.IsWhollyKnown() || m.IsNull() || !m.CanIterateElements() {
-				v = cty.DynamicVal
-			} else {
-				insts := map[string]cty.Value{}
-				for it := m.ElementIterator(); it.Next(); {
-					k, ev := it.Element()
-					if m.Type().IsSetType() {
-						k = ev
+	// Resources may use locals (a count from a local) and locals resources (a topic's id):
+	// evaluate both in rounds, each round's resources seeing the previous round's locals.
+	for round := 0; round < 3; round++ {
+		byType := map[string]map[string]cty.Value{}
+		for _, b := range c.resources {
+			typ, name := b.Labels[0], b.Labels[1]
+			var v cty.Value
+			if fe, ok := b.Body.Attributes["for_each"]; ok {
+				// One instance per key: an object of them (unknown when for_each is).
+				m, diags := fe.Expr.Value(ctx)
+				if diags.HasErrors() || !m.IsWhollyKnown() || m.IsNull() || !m.CanIterateElements() {
+					v = cty.DynamicVal
+				} else {
+					insts := map[string]cty.Value{}
+					for it := m.ElementIterator(); it.Next(); {
+						k, ev := it.Element()
+						if m.Type().IsSetType() {
+							k = ev
+						}
+						ectx := ctx.NewChild()
+						ectx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k, "value": ev})}
+						insts[k.AsString()] = instance(b, ectx)
 					}
-					ectx := ctx.NewChild()
-					ectx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k, "value": ev})}
-					insts[k.AsString()] = instance(b, ectx)
+					v = cty.ObjectVal(insts)
 				}
-				v = cty.ObjectVal(insts)
-			}
-		} else if cnt, ok := b.Body.Attributes["count"]; ok {
-			n, diags := cnt.Expr.Value(ctx)
-			if diags.HasErrors() || !n.IsKnown() || n.IsNull() || n.Type() != cty.Number {
-				v = cty.DynamicVal
+			} else if cnt, ok := b.Body.Attributes["count"]; ok {
+				n, diags := cnt.Expr.Value(ctx)
+				if diags.HasErrors() || !n.IsKnown() || n.IsNull() || n.Type() != cty.Number {
+					v = cty.DynamicVal
+				} else {
+					i, _ := n.AsBigFloat().Int64()
+					insts := []cty.Value{}
+					for j := range i {
+						ectx := ctx.NewChild()
+						ectx.Variables = map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(j)})}
+						insts = append(insts, instance(b, ectx))
+					}
+					v = cty.TupleVal(insts)
+				}
 			} else {
-				i, _ := n.AsBigFloat().Int64()
-				insts := []cty.Value{}
-				for j := range i {
-					ectx := ctx.NewChild()
-					ectx.Variables = map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(j)})}
-					insts = append(insts, instance(b, ectx))
+				v = instance(b, ctx)
+			}
+			if byType[typ] == nil {
+				byType[typ] = map[string]cty.Value{}
+			}
+			byType[typ][name] = v
+		}
+		for typ, m := range byType {
+			ctx.Variables[typ] = cty.ObjectVal(m)
+		}
+		data := map[string]map[string]cty.Value{}
+		for _, b := range c.data {
+			typ, name := b.Labels[0], b.Labels[1]
+			attrs := map[string]cty.Value{"id": cty.StringVal("mock:data." + typ + "." + name)}
+			if typ == "google_project" {
+				attrs["number"] = cty.StringVal(mockProjectNumber)
+				attrs["project_id"] = cty.StringVal(project)
+			}
+			if data[typ] == nil {
+				data[typ] = map[string]cty.Value{}
+			}
+			data[typ][name] = cty.ObjectVal(attrs)
+		}
+		if len(data) > 0 {
+			d := map[string]cty.Value{}
+			for typ, m := range data {
+				d[typ] = cty.ObjectVal(m)
+			}
+			ctx.Variables["data"] = cty.ObjectVal(d)
+		}
+		// Locals may use each other: evaluate in passes until none is added.
+		locals := map[string]cty.Value{}
+		for progress := true; progress; {
+			progress = false
+			for n, a := range c.locals {
+				if _, done := locals[n]; done {
+					continue
 				}
-				v = cty.TupleVal(insts)
+				ctx.Variables["local"] = cty.ObjectVal(locals)
+				v, diags := a.Expr.Value(ctx)
+				if diags.HasErrors() {
+					continue
+				}
+				locals[n] = v
+				progress = true
 			}
-		} else {
-			v = instance(b, ctx)
 		}
-		if byType[typ] == nil {
-			byType[typ] = map[string]cty.Value{}
-		}
-		byType[typ][name] = v
+		ctx.Variables["local"] = cty.ObjectVal(locals)
 	}
-	for typ, m := range byType {
-		ctx.Variables[typ] = cty.ObjectVal(m)
-	}
-	data := map[string]map[string]cty.Value{}
-	for _, b := range c.data {
-		typ, name := b.Labels[0], b.Labels[1]
-		attrs := map[string]cty.Value{"id": cty.StringVal("mock:data." + typ + "." + name)}
-		if typ == "google_project" {
-			attrs["number"] = cty.StringVal(mockProjectNumber)
-			attrs["project_id"] = cty.StringVal(project)
-		}
-		if data[typ] == nil {
-			data[typ] = map[string]cty.Value{}
-		}
-		data[typ][name] = cty.ObjectVal(attrs)
-	}
-	if len(data) > 0 {
-		d := map[string]cty.Value{}
-		for typ, m := range data {
-			d[typ] = cty.ObjectVal(m)
-		}
-		ctx.Variables["data"] = cty.ObjectVal(d)
-	}
-	// Locals may use each other: evaluate in passes until none is added.
-	locals := map[string]cty.Value{}
-	for progress := true; progress; {
-		progress = false
-		for n, a := range c.locals {
-			if _, done := locals[n]; done {
-				continue
-			}
-			ctx.Variables["local"] = cty.ObjectVal(locals)
-			v, diags := a.Expr.Value(ctx)
-			if diags.HasErrors() {
-				continue
-			}
-			locals[n] = v
-			progress = true
-		}
-	}
-	ctx.Variables["local"] = cty.ObjectVal(locals)
 	return ctx, nil
 }
 
@@ -774,10 +795,20 @@ func checkModule(c *tfConfig) []string {
 		bad("terraform.required_version is not set")
 	}
 
-	// Nobody public, anywhere.
+	// Nobody public, anywhere but the webhook ingress's invoker grant (checkIngress checks it
+	// names that service only).
+	var publicOK hcl.Range
+	if b := c.ofType("google_cloud_run_v2_service_iam_member")[ingressInvoker]; b != nil {
+		if a, ok := b.Body.Attributes["member"]; ok {
+			publicOK = a.Expr.Range()
+		}
+	}
 	for _, body := range c.bodies {
 		hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
 			if l, ok := n.(*hclsyntax.LiteralValueExpr); ok && l.Val.Type() == cty.String {
+				if l.SrcRange.Filename == publicOK.Filename && publicOK.ContainsOffset(l.SrcRange.Start.Byte) {
+					return nil
+				}
 				s := l.Val.AsString()
 				if strings.Contains(s, "allUsers") || strings.Contains(s, "allAuthenticatedUsers") {
 					bad("%s: public principal %q", l.SrcRange, s)
@@ -791,15 +822,17 @@ func checkModule(c *tfConfig) []string {
 	sas := c.ofType("google_service_account")
 
 	// The Cloud Run service.
+	// The worker's; the webhook ingress's (checkIngress) is the only other one.
 	services := c.ofType("google_cloud_run_v2_service")
-	if len(services) != 1 {
-		bad("want exactly one google_cloud_run_v2_service, have %d", len(services))
-		return problems
+	for n := range services {
+		if n != "worker" && n != "ingress" {
+			bad("unexpected google_cloud_run_v2_service.%s: want worker and, optionally, ingress", n)
+		}
 	}
-	var svcName string
-	var svc *hclsyntax.Block
-	for n, b := range services {
-		svcName, svc = n, b
+	svcName, svc := "worker", services["worker"]
+	if svc == nil {
+		bad("want google_cloud_run_v2_service.worker")
+		return problems
 	}
 	svcRef := "google_cloud_run_v2_service." + svcName
 	if v, ok := literal(svc.Body, "invoker_iam_disabled"); ok && v.True() {
@@ -944,6 +977,9 @@ func checkModule(c *tfConfig) []string {
 	pushSAFromInvoker := map[string]bool{}
 	for key, b := range c.resources {
 		role, _ := literalString(b.Body, "role")
+		if key == "google_cloud_run_v2_service_iam_member."+ingressInvoker || key == "google_cloud_run_v2_job_iam_member."+redeliverInvoker {
+			continue // the webhook ingress's public invoker and the scheduler on the redeliver job: ingress_test.go
+		}
 		if role != "roles/run.invoker" {
 			if strings.Contains(b.Labels[0], "cloud_run") && (strings.HasSuffix(b.Labels[0], "_iam_binding") || strings.HasSuffix(b.Labels[0], "_iam_policy")) {
 				bad("%s: authoritative IAM on the service; use _iam_member", key)
@@ -1079,8 +1115,9 @@ func checkModule(c *tfConfig) []string {
 			}
 		} else {
 			intakeSubs = append(intakeSubs, ref)
-			if !refersTo(b.Body, "for_each", "var.relay_topics") || !refersTo(b.Body, "topic", "each.value") {
-				bad("%s: an intake subscription must be one per relay_topics entry (for_each = var.relay_topics, topic = each.value)", ref)
+			// local.intake_topics is relay_topics and the webhook ingress's topic (TestWebhookIngress).
+			if !(refersTo(b.Body, "for_each", "var.relay_topics") || refersTo(b.Body, "for_each", "local.intake_topics")) || !refersTo(b.Body, "topic", "each.value") {
+				bad("%s: an intake subscription must be one per relay_topics entry (for_each = var.relay_topics or local.intake_topics, topic = each.value)", ref)
 			}
 		}
 		if !refersTo(pc.Body, "push_endpoint", svcRef+".uri") {
@@ -1249,8 +1286,8 @@ func checkModule(c *tfConfig) []string {
 	accessors := 0
 	for key, b := range c.ofType("google_secret_manager_secret_iam_member") {
 		role, _ := literalString(b.Body, "role")
-		if role != "roles/secretmanager.secretAccessor" {
-			continue
+		if role != "roles/secretmanager.secretAccessor" || refersTo(b.Body, "member", "google_service_account.ingress") {
+			continue // the webhook ingress's account on the webhook secrets: TestWebhookIngress
 		}
 		accessors++
 		ref := "google_secret_manager_secret_iam_member." + key
@@ -2092,11 +2129,11 @@ func moduleEnv(c *tfConfig, set map[string]cty.Value) (map[string]string, error)
 		return nil, err
 	}
 	svc := c.ofType("google_cloud_run_v2_service")
-	if len(svc) != 1 {
-		return nil, fmt.Errorf("want one google_cloud_run_v2_service")
+	if svc["worker"] == nil {
+		return nil, fmt.Errorf("want google_cloud_run_v2_service.worker")
 	}
 	var container *hclsyntax.Body
-	for _, b := range svc {
+	for _, b := range []*hclsyntax.Block{svc["worker"]} {
 		if cb := path(b.Body, "template", "containers"); cb != nil {
 			container = cb.Body
 		}

@@ -110,3 +110,18 @@ output "dashboard_url" {
   description = "Cloud Console URL of the worker's dashboard."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${basename(google_monitoring_dashboard.worker.id)}?project=${var.project_id}"
 }
+
+output "webhook_url" {
+  description = "With webhook_ingress.enabled: the URL to paste into the GitHub App's webhook settings (the ingress service's URI + /webhook); null otherwise."
+  value       = local.ingress_enabled ? "${google_cloud_run_v2_service.ingress[0].uri}/webhook" : null
+}
+
+output "webhook_topic" {
+  description = "With webhook_ingress.enabled: the relay topic the ingress publishes to; null otherwise."
+  value       = local.ingress_topic
+}
+
+output "redeliver_job" {
+  description = "With redeliver.enabled: the Cloud Run job running `worker redeliver` (gcloud run jobs execute NAME --region REGION runs it by hand); null otherwise."
+  value       = local.redeliver_enabled ? google_cloud_run_v2_job.redeliver[0].name : null
+}

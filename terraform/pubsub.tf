@@ -81,7 +81,7 @@ resource "google_pubsub_subscription" "reconcile" {
 # The intake stage: one subscription per relay topic. The worker decodes each message into
 # reconcile requests and publishes them to the reconcile topic; no ordering needed here.
 resource "google_pubsub_subscription" "intake" {
-  for_each = var.relay_topics
+  for_each = local.intake_topics
 
   project = var.project_id
   name    = "${var.name}-${each.key}"

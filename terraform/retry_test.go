@@ -263,6 +263,31 @@ func TestVariableValidationsWithTerraform(t *testing.T) {
 		{[]string{"alert_unacked_age_seconds=600", "alert_backlog_messages=50", "alert_github_remaining_points=1000", "alert_push_error_ratio=0.05"}, true, ""},
 		{[]string{`reconciler_env={HYGIENE_MAX_FILE_LINES="300",GITHUB_APP_ID="1",K_SERVICE="x"}`}, false, "reconciler_env must not set GITHUB_APP_ID, K_SERVICE: the module sets it"},
 		{[]string{`reconciler_env={"hygiene-max-lines"="300"}`}, false, "reconciler_env names must be environment variable names"},
+		// The webhook ingress: off by default; on, it needs the secret and bounded limits.
+		{[]string{`webhook_ingress={enabled=true,secret="gh-webhook"}`}, true, ""},
+		{[]string{`webhook_ingress={enabled=true,secret="gh-webhook"}`, `relay_topics={}`}, true, ""},
+		{[]string{`relay_topics={}`}, false, "relay_topics must name at least one topic, unless webhook_ingress.enabled"},
+		{[]string{`relay_topics={ingress="t-topic"}`}, false, `"ingress" is webhook_ingress's topic`},
+		{[]string{`webhook_ingress={enabled=true}`}, false, "webhook_ingress.secret must name the Secret Manager secret"},
+		{[]string{`webhook_ingress={enabled=true,secret="a/b"}`}, false, "webhook_ingress.secret and webhook_ingress.previous_secret must be a secret id"},
+		{[]string{`webhook_ingress={enabled=true,secret="s",previous_secret="projects/p/secrets/old",previous_secret_version="3"}`}, true, ""},
+		{[]string{`webhook_ingress={enabled=true,secret="s",previous_secret="s"}`}, false, "webhook_ingress.previous_secret must differ from webhook_ingress.secret"},
+		{[]string{`webhook_ingress={enabled=true,secret="s",secret_version="v1"}`}, false, `webhook_ingress.secret_version and webhook_ingress.previous_secret_version must be "latest"`},
+		{[]string{`webhook_ingress={enabled=true,secret="s",topic="projects/p/subscriptions/x"}`}, false, "webhook_ingress.topic must be a topic name"},
+		{[]string{`webhook_ingress={enabled=true,secret="s",topic="projects/acme-relay/topics/github-events",publish_timeout="8s"}`}, true, ""},
+		{[]string{`webhook_ingress={enabled=true,secret="s",publish_timeout="10s"}`}, false, "below GitHub's 10s delivery timeout"},
+		{[]string{`webhook_ingress={enabled=true,secret="s",publish_timeout="5m"}`}, false, "webhook_ingress.publish_timeout must be a duration"},
+		{[]string{`webhook_ingress={enabled=true,secret="s",max_instances=0}`}, false, "webhook_ingress.min_instances and webhook_ingress.max_instances must be integers"},
+		{[]string{`webhook_ingress={enabled=true,secret="s",min_instances=4,max_instances=3}`}, false, "0 <= min_instances <= max_instances"},
+		{[]string{`webhook_ingress={enabled=true,secret="s",concurrency=0}`}, false, "webhook_ingress.concurrency must be an integer from 1 to 1000"},
+		// The redeliver job: off by default; its schedule, time zone and window checked.
+		{[]string{`redeliver={enabled=true}`}, true, ""},
+		{[]string{`redeliver={enabled=true,schedule="*/30 * * * *",since="90m",time_zone="Europe/Berlin"}`}, true, ""},
+		{[]string{`redeliver={enabled=true,schedule="every 6 hours"}`}, false, "redeliver.schedule must be a cron schedule of 5 fields"},
+		{[]string{`redeliver={enabled=true,time_zone="UTC+2"}`}, false, "redeliver.time_zone must be an IANA time zone"},
+		{[]string{`redeliver={enabled=true,since="4d"}`}, false, "redeliver.since must be a duration in hours or minutes"},
+		{[]string{`redeliver={enabled=true,since="73h"}`}, false, "from 10m to 72h"},
+		{[]string{`redeliver={enabled=true,since="5m"}`}, false, "from 10m to 72h"},
 	} {
 		args := []string{"plan", "-input=false", "-no-color", "-lock=false", "-var-file=required.tfvars.json"}
 		for _, v := range tc.vars {

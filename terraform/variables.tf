@@ -90,10 +90,11 @@ variable "github_api_url" {
 variable "relay_topics" {
   description = "Topics the intake stage consumes, keyed by a short name: { key = topic }. The topic is a topic id (projects/PROJECT/topics/TOPIC, any project) or a bare topic name in project_id. Each gets one intake push subscription (POST /intake) named <name>-<key>. The topics carry webhook relay CloudEvents and/or reconcile requests."
   type        = map(string)
+  default     = {}
 
   validation {
-    condition     = length(var.relay_topics) >= 1
-    error_message = "relay_topics must name at least one topic."
+    condition     = length(var.relay_topics) >= 1 || var.webhook_ingress.enabled
+    error_message = "relay_topics must name at least one topic, unless webhook_ingress.enabled feeds the worker."
   }
 
   validation {
@@ -103,8 +104,8 @@ variable "relay_topics" {
 
   validation {
     # <name>-reconcile and <name>-dead-letter are the module's own subscriptions.
-    condition     = !contains(keys(var.relay_topics), "reconcile") && !contains(keys(var.relay_topics), "dead-letter")
-    error_message = "relay_topics keys \"reconcile\" and \"dead-letter\" are taken by the module's own subscriptions."
+    condition     = !contains(keys(var.relay_topics), "reconcile") && !contains(keys(var.relay_topics), "dead-letter") && !contains(keys(var.relay_topics), "ingress")
+    error_message = "relay_topics keys \"reconcile\", \"dead-letter\" and \"ingress\" are taken by the module's own subscriptions (\"ingress\" is webhook_ingress's topic)."
   }
 
   validation {
@@ -454,5 +455,92 @@ variable "alert_github_remaining_points" {
   validation {
     condition     = var.alert_github_remaining_points >= 1
     error_message = "alert_github_remaining_points must be at least 1."
+  }
+}
+
+variable "webhook_ingress" {
+  description = "The webhook ingress: a public Cloud Run service <name>-webhook, same image with MODE=ingress, that verifies GitHub's signature and publishes each delivery to a relay topic consumed by the intake stage (key \"ingress\"). Off by default. enabled; topic (an existing topic name or projects/PROJECT/topics/TOPIC; null creates <name>-webhooks); secret (Secret Manager secret id or projects/PROJECT/secrets/SECRET holding the App's webhook secret, read by reference) and secret_version; previous_secret and previous_secret_version (optional, accepted during a rotation); publish_timeout (WEBHOOK_PUBLISH_TIMEOUT, e.g. \"5s\", under GitHub's 10 s; null keeps the binary's default); min_instances, max_instances, concurrency of the service."
+  type = object({
+    enabled                 = optional(bool, false)
+    topic                   = optional(string)
+    secret                  = optional(string)
+    secret_version          = optional(string, "latest")
+    previous_secret         = optional(string)
+    previous_secret_version = optional(string, "latest")
+    publish_timeout         = optional(string)
+    min_instances           = optional(number, 0)
+    max_instances           = optional(number, 3)
+    concurrency             = optional(number, 80)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.webhook_ingress.enabled || var.webhook_ingress.secret != null
+    error_message = "webhook_ingress.secret must name the Secret Manager secret holding the webhook secret when webhook_ingress.enabled is true."
+  }
+
+  validation {
+    condition     = alltrue([for s in [var.webhook_ingress.secret, var.webhook_ingress.previous_secret] : s == null || can(regex("^(projects/[^/]+/secrets/)?[A-Za-z0-9_-]{1,255}$", s))])
+    error_message = "webhook_ingress.secret and webhook_ingress.previous_secret must be a secret id or projects/PROJECT/secrets/SECRET."
+  }
+
+  validation {
+    condition     = var.webhook_ingress.previous_secret == null || var.webhook_ingress.previous_secret != var.webhook_ingress.secret || var.webhook_ingress.previous_secret_version != var.webhook_ingress.secret_version
+    error_message = "webhook_ingress.previous_secret must differ from webhook_ingress.secret (another secret, or another version of it)."
+  }
+
+  validation {
+    condition     = alltrue([for v in [var.webhook_ingress.secret_version, var.webhook_ingress.previous_secret_version] : can(regex("^(latest|[1-9][0-9]*)$", v))])
+    error_message = "webhook_ingress.secret_version and webhook_ingress.previous_secret_version must be \"latest\" or a positive version number."
+  }
+
+  validation {
+    condition     = var.webhook_ingress.topic == null || can(regex("^(projects/[^/]+/topics/)?[A-Za-z][-A-Za-z0-9._~+%]{2,254}$", coalesce(var.webhook_ingress.topic, "x")))
+    error_message = "webhook_ingress.topic must be a topic name or projects/PROJECT/topics/TOPIC (null creates <name>-webhooks)."
+  }
+
+  validation {
+    # GitHub waits 10 s for the answer, which comes after the publish.
+    condition     = var.webhook_ingress.publish_timeout == null || try(can(regex("^[0-9]+(\\.[0-9]+)?s$", var.webhook_ingress.publish_timeout)) && tonumber(trimsuffix(var.webhook_ingress.publish_timeout, "s")) > 0 && tonumber(trimsuffix(var.webhook_ingress.publish_timeout, "s")) < 10, false)
+    error_message = "webhook_ingress.publish_timeout must be a duration in seconds such as \"5s\", above 0 and below GitHub's 10s delivery timeout."
+  }
+
+  validation {
+    condition     = var.webhook_ingress.min_instances >= 0 && floor(var.webhook_ingress.min_instances) == var.webhook_ingress.min_instances && var.webhook_ingress.max_instances >= 1 && var.webhook_ingress.max_instances <= 100 && floor(var.webhook_ingress.max_instances) == var.webhook_ingress.max_instances && var.webhook_ingress.min_instances <= var.webhook_ingress.max_instances
+    error_message = "webhook_ingress.min_instances and webhook_ingress.max_instances must be integers with 0 <= min_instances <= max_instances and 1 <= max_instances <= 100."
+  }
+
+  validation {
+    condition     = var.webhook_ingress.concurrency >= 1 && var.webhook_ingress.concurrency <= 1000 && floor(var.webhook_ingress.concurrency) == var.webhook_ingress.concurrency
+    error_message = "webhook_ingress.concurrency must be an integer from 1 to 1000."
+  }
+}
+
+variable "redeliver" {
+  description = "The redeliver job, off by default: a Cloud Run job <name>-redeliver running `worker redeliver -since <since>` (the same image, as the worker's account: App id, key and API URL only), started by a Cloud Scheduler job on schedule. It asks GitHub to redeliver each webhook delivery of the window that never got a 2xx (a delivery the ingress answered 5xx or missed). enabled; schedule (cron, 5 fields; default every 6 hours); time_zone (IANA, default Etc/UTC); since (the window, a duration in h or m from 10m to 72h, GitHub's delivery history; default 24h, which covers the schedule)."
+  type = object({
+    enabled   = optional(bool, false)
+    schedule  = optional(string, "0 */6 * * *")
+    time_zone = optional(string, "Etc/UTC")
+    since     = optional(string, "24h")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = can(regex("^[^\\s]+( [^\\s]+){4}$", var.redeliver.schedule))
+    error_message = "redeliver.schedule must be a cron schedule of 5 fields such as \"0 */6 * * *\"."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", var.redeliver.time_zone))
+    error_message = "redeliver.time_zone must be an IANA time zone such as \"Etc/UTC\" or \"Europe/Berlin\"."
+  }
+
+  validation {
+    # In minutes: GitHub lists the deliveries of the past 3 days.
+    condition     = try(alltrue([for m in [tonumber(regex("^([1-9][0-9]*)(h|m)$", var.redeliver.since)[0]) * (regex("^([1-9][0-9]*)(h|m)$", var.redeliver.since)[1] == "h" ? 60 : 1)] : m >= 10 && m <= 4320]), false)
+    error_message = "redeliver.since must be a duration in hours or minutes such as \"24h\", from 10m to 72h (GitHub keeps 3 days of deliveries)."
   }
 }

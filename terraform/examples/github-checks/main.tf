@@ -22,6 +22,23 @@ module "prreconciler" {
   # whose requests the worker publishes to the module's reconcile topic, <name>-reconcile.
   relay_topics = var.relay_topics
 
+  # Without a relay: the module's own webhook ingress, a public Cloud Run service that verifies
+  # GitHub's signature and publishes to a topic of its own, consumed like a relay topic (key
+  # "ingress"). Paste output webhook_url and the secret's value into the App's webhook settings;
+  # relay_topics may then be {}.
+  # webhook_ingress = {
+  #   enabled = true
+  #   secret  = "github-webhook-secret" # an existing Secret Manager secret, read by reference
+  # }
+
+  # Missed deliveries: a Cloud Run job running `worker redeliver -since 24h` every 6 hours
+  # (off by default; `worker redeliver -since 24h` by hand does the same).
+  # redeliver = {
+  #   enabled  = true
+  #   schedule = "0 */6 * * *"
+  #   since    = "24h"
+  # }
+
   # Who else may publish reconcile requests to <name>-reconcile (ordering key owner/repo@sha).
   reconcile_publishers = var.reconcile_publishers
 

@@ -97,3 +97,18 @@ output "dashboard_url" {
   description = "Cloud Console URL of the worker's dashboard."
   value       = module.prreconciler.dashboard_url
 }
+
+output "webhook_url" {
+  description = "With webhook_ingress enabled: the URL to paste into the GitHub App's webhook settings."
+  value       = module.prreconciler.webhook_url
+}
+
+output "webhook_topic" {
+  description = "With webhook_ingress enabled: the relay topic the ingress publishes to."
+  value       = module.prreconciler.webhook_topic
+}
+
+output "redeliver_job" {
+  description = "With redeliver enabled: the Cloud Run job running worker redeliver."
+  value       = module.prreconciler.redeliver_job
+}
