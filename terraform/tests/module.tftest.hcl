@@ -56,3 +56,43 @@ run "refuses_a_short_retry_window" {
 
   expect_failures = [var.max_delivery_attempts]
 }
+
+run "ingress_and_redeliver" {
+  command = apply
+
+  variables {
+    relay_topics    = {}
+    webhook_ingress = { enabled = true, secret = "prreconciler-webhook-secret" }
+    redeliver       = { enabled = true }
+  }
+
+  assert {
+    condition     = google_cloud_run_v2_service_iam_member.public_invokes_ingress[0].member == "allUsers" && google_cloud_run_v2_service_iam_member.public_invokes_ingress[0].name == google_cloud_run_v2_service.ingress[0].name
+    error_message = "the ingress, and only it, is public"
+  }
+
+  assert {
+    condition     = !startswith(google_cloud_run_v2_service_iam_member.push_invokes_worker.member, "allUsers")
+    error_message = "the worker service stays private with the ingress on"
+  }
+
+  assert {
+    condition     = endswith(output.webhook_url, "/webhook")
+    error_message = "webhook_url is the ingress's POST /webhook"
+  }
+
+  assert {
+    condition     = contains(keys(google_pubsub_subscription.intake), "ingress")
+    error_message = "the intake subscription reads the ingress's topic"
+  }
+}
+
+run "ingress_needs_a_secret" {
+  command = plan
+
+  variables {
+    webhook_ingress = { enabled = true }
+  }
+
+  expect_failures = [var.webhook_ingress]
+}
