@@ -597,18 +597,15 @@ func checkPublishCommand(cmd string) error {
 	return nil
 }
 
-// The READMEs' examples of publishing a reconcile request are what the worker accepts, with
+// The docs' examples of publishing a reconcile request are what the worker accepts, with
 // the ordering key the intake stage would give them.
 func TestReadmePublishExamples(t *testing.T) {
-	for _, file := range []string{"README.md", filepath.Join("terraform", "README.md")} {
+	for _, file := range []string{filepath.Join("docs", "operations.md"), filepath.Join("terraform", "README.md")} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
 		md := string(b)
-		if file == "README.md" {
-			_, md, _ = strings.Cut(md, "\n## Deploy\n")
-		}
 		found := 0
 		for _, cmd := range shellCommands(md) {
 			if !strings.Contains(cmd, "--ordering-key") {

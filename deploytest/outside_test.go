@@ -95,3 +95,37 @@ func TestOutsideModuleBuild(t *testing.T) {
 		}
 	})
 }
+
+// TestReadmeReconcilerBuilds: the README's "reconciler in 30 lines" builds and vets in a module of
+// its own, and is at most 30 lines.
+func TestReadmeReconcilerBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module")
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## A reconciler in 30 lines\n")
+	_, code, ok2 := strings.Cut(section, "```go\n")
+	code, _, ok3 := strings.Cut(code, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal(`README has no Go block under "A reconciler in 30 lines"`)
+	}
+	if n := strings.Count(code, "\n"); n > 35 {
+		// The package clause and imports aside, the reconciler stays about 30 lines.
+		t.Errorf("the README's reconciler is %d lines", n)
+	}
+	dir := outsideModule(t)
+	for _, name := range []string{"main.go", "main_test.go"} {
+		os.Remove(filepath.Join(dir, name))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}} {
+		if out, err := goCmd(t, dir, args...); err != nil {
+			t.Fatalf("go %s of the README's reconciler: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
