@@ -16,10 +16,6 @@ import (
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
-// OutcomeForwarded: the intake stage published every request of the message to the
-// reconcile topic. Ack.
-const OutcomeForwarded Outcome = "forwarded"
-
 // DefaultPublishTimeout bounds the publishing of one intake message's requests.
 const DefaultPublishTimeout = time.Minute
 

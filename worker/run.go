@@ -1,0 +1,371 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/statusmanager"
+)
+
+// run is one attempt at one request.
+type run[T any] struct {
+	w       *Worker[T]
+	ctx     context.Context
+	log     *slog.Logger
+	req     *events.Request
+	attempt int
+	session *statusmanager.Session[T]
+	// admitter admitted this attempt (nil: no admission by budget).
+	admitter Admitter
+	// deferred: the run was not written in_progress before the reconcile ended (it ended
+	// within InProgressAfter), so a transient failure has no open run to note it on yet.
+	deferred bool
+}
+
+// github bounds one status read or write; writes after the work was cancelled still get a
+// short chance, so that a run is not left saying nothing.
+func (r *run[T]) github() (context.Context, context.CancelFunc) {
+	ctx := r.ctx
+	d := r.w.githubTimeout()
+	if ctx.Err() != nil {
+		// Past the grace of a shutdown little time is left (Cloud Run kills 10 s after
+		// SIGTERM): one short chance to leave the run saying something.
+		ctx = context.WithoutCancel(ctx)
+		d = min(d, 2*time.Second)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+func (r *run[T]) write(title string, st *statusmanager.Status[T]) error {
+	ctx, cancel := r.github()
+	defer cancel()
+	return r.session.SetActualState(ctx, cutTitle(title), st)
+}
+
+func (r *run[T]) do() (Outcome, error) {
+	req := r.req
+	gh, err := r.w.Clients.Client(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID)
+	if err != nil {
+		err = fmt.Errorf("github client for %s/%s: %w", req.Resource.Owner, req.Resource.Repo, err)
+		if IsTransient(err) {
+			return OutcomeRetry, err // no client: nothing can be written, not even a failure
+		}
+		return OutcomeFailed, err
+	}
+	if a, ok := r.w.Clients.(Admitter); ok {
+		release, err := a.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, r.w.cost(req))
+		if err != nil {
+			// Nothing sent, nothing written: the message comes back after the backoff.
+			r.log.Warn("not started, GitHub's budget does not allow it: " + err.Error())
+			return OutcomeRetry, Transient(fmt.Errorf("admission: %w", err))
+		}
+		defer release()
+		r.admitter = a
+	}
+	done, err := r.open(gh)
+	if err != nil {
+		return r.failed(fmt.Errorf("read status: %w", err), nil)
+	}
+	if done {
+		return OutcomeSkipped, nil
+	}
+	title := "Reconciling"
+	if r.attempt > 1 {
+		title = fmt.Sprintf("Reconciling (attempt %d)", r.attempt)
+	}
+	var slow *progress
+	if after := r.w.inProgressAfter(); after < 0 {
+		if err := r.write(title, &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
+			return r.failed(fmt.Errorf("write in_progress status: %w", err), nil)
+		}
+	} else {
+		// The run is created completed by one write, unless the reconcile outlasts after.
+		slow = r.progressAfter(after, title)
+		// Also when a panic unwinds past here: the failure write must come after it.
+		defer slow.wait()
+	}
+
+	res, err := r.reconcile(gh)
+	if slow != nil {
+		// Never let the in_progress write land after the completed one: that would open a
+		// new run.
+		r.deferred = !slow.wait()
+		defer slow.release()
+	}
+	if err != nil {
+		return r.failed(err, res)
+	}
+	if res == nil {
+		return r.failed(Permanent(errors.New("reconciler returned no result and no error")), nil)
+	}
+	conclusion := res.Conclusion
+	if conclusion == "" {
+		conclusion = statusmanager.ConclusionSuccess
+	}
+	if err := r.write(res.Title, &statusmanager.Status[T]{Status: statusmanager.StatusCompleted, Conclusion: conclusion, Details: res.Details}); err != nil {
+		// The write may have taken effect though its answer was lost.
+		if !r.landed() {
+			return r.failed(fmt.Errorf("write completed status: %w", err), res)
+		}
+	}
+	if r.ctx.Err() != nil {
+		// The reconciler ignored the cancellation: its answer is written, but the message
+		// is nacked as every cancelled one is (a push whose caller has gone, a shutdown past
+		// its grace: an ack would not count). Its redelivery finds the commit completed.
+		return OutcomeRetry, Transient(fmt.Errorf("result written after the message's context ended: %w", context.Cause(r.ctx)))
+	}
+	return OutcomeReconciled, nil
+}
+
+// progress is the in_progress write of a reconcile that outlasts InProgressAfter.
+type progress struct {
+	timer   *time.Timer
+	done    chan struct{}
+	wrote   bool
+	release func() // of the budget point the write was admitted for
+	waited  bool
+}
+
+// progressAfter writes the run in_progress, titled title, if the reconcile has not ended
+// after d. The write costs a point the admission did not reserve: it is admitted on its own,
+// and left out when the budget does not allow it, since only the completed write matters.
+func (r *run[T]) progressAfter(d time.Duration, title string) *progress {
+	p := &progress{done: make(chan struct{}), release: func() {}}
+	p.timer = time.AfterFunc(d, func() {
+		defer close(p.done)
+		defer func() {
+			// A bug here must not take the process: the completed write follows anyway.
+			if v := recover(); v != nil {
+				r.log.Error("panic while writing the in_progress status", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+		}()
+		if r.ctx.Err() != nil {
+			return // the reconcile is being cut short: what follows writes the run
+		}
+		if r.admitter != nil {
+			req := r.req
+			release, err := r.admitter.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, 1)
+			if err != nil {
+				r.log.Info("in_progress status not written, GitHub's budget does not allow it: " + err.Error())
+				return
+			}
+			p.release = release
+		}
+		if err := r.write(title, &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
+			// The completed write still follows; a lost answer only makes it re-read first.
+			r.log.Warn("could not write the in_progress status", "error", err.Error())
+			return
+		}
+		p.wrote = true
+	})
+	return p
+}
+
+// wait stops the timer, or waits for the write it started to end; it reports whether the
+// run was written in_progress. Only the goroutine of the reconcile calls it, once or more.
+func (p *progress) wait() bool {
+	if !p.waited {
+		p.waited = true
+		if !p.timer.Stop() {
+			<-p.done
+		}
+	}
+	return p.wrote
+}
+
+// completed reports whether st says this request is done: completed at its SHA, and for a
+// rerun, by a run this rerun made.
+func (r *run[T]) completed(st *statusmanager.Status[T]) bool {
+	if st == nil || st.Status != statusmanager.StatusCompleted || st.ObservedGeneration != r.req.SHA {
+		return false
+	}
+	return !r.req.Rerun || events.ParseRunRef(r.session.CheckRun().GetExternalID()).Ref == rerunID(r.req)
+}
+
+// landed re-reads the status after a completed write that failed, whose outcome may be
+// unknown (no answer): it reports whether the run is completed as this request wanted.
+func (r *run[T]) landed() bool {
+	ctx, cancel := r.github()
+	defer cancel()
+	st, err := r.session.ObservedState(ctx)
+	return err == nil && r.completed(st)
+}
+
+// safely runs f (do or giveUp), turning a panic that escapes it into a permanent failure of
+// the request, logged with its stack, so that one bad request never takes the process and
+// every message in flight with it. The reconciler and its details' methods are guarded
+// where they are called; this catches the rest of the caller's code the worker runs (the
+// ClientFactory, the details' JSON decoding) and the worker's own bugs.
+func (r *run[T]) safely(f func() (Outcome, error)) (o Outcome, err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		r.log.Error("panic while handling the request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		o, err = OutcomeFailed, Permanent(Public(fmt.Errorf("panic: %v", p), "the worker panicked"))
+		if r.session == nil {
+			return
+		}
+		defer func() {
+			if recover() != nil {
+				o = OutcomeFailed // the failure write panicked too: acked, logged above
+			}
+		}()
+		o, err = r.failed(err, nil)
+	}()
+	return f()
+}
+
+// giveUp completes the run as failed at the last delivery attempt, unless it is done.
+func (r *run[T]) giveUp(cause error) (Outcome, error) {
+	req := r.req
+	gh, err := r.w.Clients.Client(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID)
+	if err != nil {
+		return OutcomeRetry, errors.Join(cause, err)
+	}
+	done, err := r.open(gh)
+	if err != nil {
+		return OutcomeRetry, errors.Join(cause, err)
+	}
+	if done {
+		return OutcomeSkipped, nil
+	}
+	if cause == nil {
+		cause = errors.New("transient failure")
+	}
+	return r.failed(Transient(cause), nil)
+}
+
+// open starts the status session of the request's commit on gh and reads it, for both a
+// reconcile and a give-up. done reports a completed run there that makes the request a skip.
+// Otherwise a rerun's next write is marked as its own: the newest run is completed and the
+// write starts a new run, or it is this rerun's own unfinished run (a crashed attempt) or
+// another unfinished one, which the rerun finishes rather than leave open.
+func (r *run[T]) open(gh *github.Client) (done bool, err error) {
+	r.session = r.w.Manager.NewSession(gh, &r.req.Resource, r.req.SHA)
+	r.session.SetRetry(IsTransient)
+	ctx, cancel := r.github()
+	st, err := r.session.ObservedState(ctx)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	if r.completed(st) {
+		r.log.Debug("already completed at this SHA", "conclusion", st.Conclusion)
+		return true, nil
+	}
+	if r.req.Rerun {
+		r.session.SetExternalID(rerunID(r.req))
+	}
+	return false, nil
+}
+
+// reconcile runs the reconciler under the timeout, and under the message's deadline less
+// the final writes' reserve, turning a panic into a permanent error.
+func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
+	deadline := time.Now().Add(r.w.timeout())
+	if dl, ok := r.ctx.Deadline(); ok {
+		deadline = earliest(deadline, dl.Add(-r.w.finalReserve()))
+	}
+	ctx, cancel := context.WithDeadline(withLogger(r.ctx, r.log), deadline)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("reconciler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res, err = nil, Permanent(Public(fmt.Errorf("panic: %v", p), "the reconciler panicked"))
+		}
+	}()
+	res, err = r.w.Reconcile(ctx, r.req, gh)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// Cut short by the timeout or the shutdown: a timeout is transient by definition.
+		err = Transient(fmt.Errorf("reconcile cut short (%v, timeout %s, message deadline less %s for the final writes): %w",
+			context.Cause(ctx), r.w.timeout(), r.w.finalReserve(), err))
+	default:
+		err = reconcileError(err)
+	}
+	return res, err
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// failed handles an error of the attempt: transient → left in progress saying it will retry
+// (nack), or completed as failed at the last attempt (ack); permanent → completed as failed
+// (ack). res, when not nil, gives the details to write with the failure.
+func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
+	var details T
+	if res != nil {
+		details = res.Details
+	}
+	var pe *statusmanager.PanicError
+	if errors.As(cause, &pe) {
+		r.log.Error("the details' "+pe.Method+" method panicked", "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	}
+	max := r.w.maxAttempts()
+	if IsTransient(cause) {
+		if r.attempt < max {
+			left := fmt.Sprintf("will retry (attempt %d of %d)", r.attempt, max)
+			if run := r.session.CheckRun(); r.deferred || run != nil && run.GetStatus() != statusmanager.StatusCompleted {
+				// Only on an open run we know of, or where the in_progress write was put off
+				// (it would be open): never a new run just to say so. No details: their
+				// annotations belong with the completed write.
+				if err := r.write(publicTitle("Transient failure, "+left, cause), &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
+					r.log.Warn("could not record the transient failure on the check run", "error", err.Error())
+				}
+			}
+			return OutcomeRetry, cause
+		}
+		cause = fmt.Errorf("gave up after %d attempts: %w", r.attempt, cause)
+		if err := r.writeFailure(publicTitle(fmt.Sprintf("gave up after %d attempts", r.attempt), cause), cause, true, details); err != nil {
+			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
+		}
+		return OutcomeGaveUp, cause
+	}
+	err := r.writeFailure(publicTitle("Failed", cause), cause, false, details)
+	if err != nil && res != nil {
+		// The details themselves may be what GitHub refuses (too large, bad annotations).
+		var zero T
+		err = r.writeFailure(publicTitle("Failed", cause), cause, false, zero)
+	}
+	if err != nil {
+		if IsTransient(err) && r.attempt < max {
+			return OutcomeRetry, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
+		}
+		r.log.Error("could not record the permanent failure on the check run; acking anyway", "error", err.Error())
+		return OutcomeFailed, errors.Join(cause, fmt.Errorf("write failure status: %w", err))
+	}
+	return OutcomeFailed, cause
+}
+
+// cutTitle keeps a check run title readable: one line, at most 200 runes.
+func cutTitle(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const max = 200
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
