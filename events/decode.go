@@ -43,11 +43,6 @@ type Message struct {
 	// OrderingKey is the message's Pub/Sub ordering key, when the transport says (pull does;
 	// a push says only in production, and only in the wrapped envelope).
 	OrderingKey string
-	// Invalid, when set, is why the transport could not unwrap the message (a push envelope
-	// whose message.data is not base64, say). Decode returns it, with MessageID filled in from
-	// ID when empty, so that the message is refused like every other invalid one and the
-	// reason names the field that is wrong.
-	Invalid *InvalidMessageError
 }
 
 // Result is what a message asks for: the requests to reconcile, or, when there are none,
@@ -186,18 +181,11 @@ func ValidatePullRequestActions(actions []string) error {
 // A message that is valid but not for us gives no requests and a non-empty Result.Ignored,
 // and no error. A malformed or invalid message (including data over MaxBytes) gives a
 // *InvalidMessageError naming the field and the reason; it matches ErrInvalidMessage and is
-// permanent; so is Message.Invalid, returned as it is. Decode never panics, is deterministic, and every request it returns passes
+// permanent. Decode never panics, is deterministic, and every request it returns passes
 // Request.Validate.
 func (d *Decoder) Decode(m *Message) (Result, error) {
 	if m == nil {
 		return Result{}, &InvalidMessageError{Field: "message", Reason: "is nil"}
-	}
-	if m.Invalid != nil {
-		e := *m.Invalid
-		if e.MessageID == "" {
-			e.MessageID = m.ID
-		}
-		return Result{}, &e
 	}
 	dec := decoding{d: d, m: m}
 	if d == nil {

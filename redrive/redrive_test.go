@@ -116,6 +116,9 @@ func TestOutageThenRedrive(t *testing.T) {
 	var logMu sync.Mutex
 	w := &worker.Worker[notes]{
 		Manager: sm, Clients: factory, MaxDeliveryAttempts: attempts, GitHubTimeout: 2 * time.Second, Timeout: 5 * time.Second,
+		// The run is written in_progress before the reconcile, so that the outage leaves one
+		// open run for the redrive to complete (a fast reconcile would write nothing).
+		InProgressAfter: -1,
 		Reconcile: func(ctx context.Context, req *events.Request, c *github.Client) (*worker.Result[notes], error) {
 			// GitHub goes down while the first commit is being reconciled: its run is in progress.
 			once.Do(func() { gh.SetOutage(http.StatusServiceUnavailable) })

@@ -258,7 +258,8 @@ func TestEndToEndPush(t *testing.T) {
 			t.Errorf("answered 202")
 		}
 		if rec.status == http.StatusNoContent {
-			e.answers.ack(worker.ParsePush(r.Header, body).ID)
+			m, _ := worker.ParsePush(r.Header, body)
+			e.answers.ack(m.ID)
 		}
 	}))
 	t.Cleanup(srv.Close)

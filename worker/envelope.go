@@ -11,23 +11,22 @@ import (
 )
 
 // notEnvelope is the message of a push body that did not parse as a wrapped push envelope.
-// When the body is meant as one (a JSON object with a "message" member) the message carries,
-// in Message.Invalid, the envelope field that is wrong and why: a message.data that is not
-// base64 is reported as such, not as an unknown field "message" of a reconcile request. Any
-// other body is the data of an unwrapped push, left for the decoder to judge.
-func notEnvelope(body []byte) *events.Message {
+// When the body is meant as one (a JSON object with a "message" member) it returns the
+// envelope field that is wrong and why, as an *events.InvalidMessageError: a message.data that
+// is not base64 is reported as such, not as an unknown field "message" of a reconcile request.
+// Any other body is the data of an unwrapped push, left for the decoder to judge.
+func notEnvelope(body []byte) (*events.Message, error) {
 	m := &events.Message{Data: body}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil {
-		return m
+		return m, nil
 	}
 	raw, ok := member(top, "message")
 	if !ok {
-		return m
+		return m, nil
 	}
-	invalid := func(field, want string, err error) *events.Message {
-		m.Invalid = &events.InvalidMessageError{MessageID: m.ID, Field: field, Reason: envelopeReason(err, want), Err: err}
-		return m
+	invalid := func(field, want string, err error) (*events.Message, error) {
+		return m, &events.InvalidMessageError{MessageID: m.ID, Field: field, Reason: envelopeReason(err, want), Err: err}
 	}
 	var msg map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &msg); err != nil {
@@ -69,7 +68,7 @@ func notEnvelope(body []byte) *events.Message {
 			}
 		}
 	}
-	return m
+	return m, nil
 }
 
 // member finds a member of a JSON object as encoding/json matches struct fields: by exact

@@ -67,9 +67,9 @@ func TestPushBadEnvelopeNamesTheField(t *testing.T) {
 // Bodies that are not meant as an envelope are still the data of an unwrapped push.
 func TestParsePushNotAnEnvelope(t *testing.T) {
 	for _, body := range []string{`{"owner":"o"}`, `not json`, `[]`, `{"data":"!!"}`} {
-		m := worker.ParsePush(http.Header{}, []byte(body))
-		if m.Invalid != nil || string(m.Data) != body {
-			t.Errorf("ParsePush(%s) = %+v, want the body as data", body, m)
+		m, err := worker.ParsePush(http.Header{}, []byte(body))
+		if err != nil || string(m.Data) != body {
+			t.Errorf("ParsePush(%s) = %+v, %v; want the body as data", body, m, err)
 		}
 	}
 }

@@ -116,10 +116,7 @@ func decode(ctx context.Context, log *slog.Logger, d *events.Decoder, m *events.
 	}
 	res, err := d.Decode(m)
 	if err != nil {
-		log.LogAttrs(ctx, slog.LevelError, prefix+"invalid message: nacked so that the dead-letter policy moves it",
-			label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
-			slog.String(LogFieldStage, stage), slog.String("message_id", m.ID), slog.String("reason", err.Error()),
-			slog.Int("delivery_attempt", m.DeliveryAttempt))
+		logInvalid(ctx, log, m, err, stage)
 		return res, OutcomeInvalid, err
 	}
 	if len(res.Requests) == 0 {
@@ -129,6 +126,28 @@ func decode(ctx context.Context, log *slog.Logger, d *events.Decoder, m *events.
 		return res, OutcomeIgnored, nil
 	}
 	return res, "", nil
+}
+
+// logInvalid logs that m is invalid, and why (err), for a stage.
+func logInvalid(ctx context.Context, log *slog.Logger, m *events.Message, err error, stage string) {
+	prefix := ""
+	if stage == StageIntake {
+		prefix = "intake: "
+	}
+	log.LogAttrs(ctx, slog.LevelError, prefix+"invalid message: nacked so that the dead-letter policy moves it",
+		label(statusmanager.LogLabelDeliveryID, m.ID), label(statusmanager.LogLabelOutcome, string(OutcomeInvalid)),
+		slog.String(LogFieldStage, stage), slog.String("message_id", m.ID), slog.String("reason", err.Error()),
+		slog.Int("delivery_attempt", m.DeliveryAttempt))
+}
+
+// refuse records a message its transport could not unwrap (err) as invalid.
+func (w *Worker[T]) refuse(ctx context.Context, m *events.Message, err error) (o Outcome, _ error) {
+	w.init()
+	if w.OnOutcome != nil {
+		defer func() { w.OnOutcome(m, o, err) }()
+	}
+	logInvalid(ctx, w.logger(), m, err, StageReconcile)
+	return OutcomeInvalid, err
 }
 
 // combine is the outcome of a message from those of its requests.

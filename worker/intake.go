@@ -150,6 +150,15 @@ func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err
 	return OutcomeForwarded, nil
 }
 
+// refuse records a message its transport could not unwrap (err) as invalid.
+func (in *Intake) refuse(ctx context.Context, m *events.Message, err error) (o Outcome, _ error) {
+	if in.OnOutcome != nil {
+		defer func() { in.OnOutcome(m, o, err) }()
+	}
+	logInvalid(ctx, in.logger(), m, err, StageIntake)
+	return OutcomeInvalid, err
+}
+
 // PushHandler returns the intake's push endpoint alone: POST (any path) handles one pushed
 // message, as Worker.PushHandler's POST /intake does. It panics when the Intake is
 // misconfigured (see Validate).
@@ -157,7 +166,7 @@ func (in *Intake) PushHandler(opts PushOptions) http.Handler {
 	if err := in.Validate(); err != nil {
 		panic(err)
 	}
-	return newPushEndpoint(in.logger(), opts, 0, in.Handle)
+	return newPushEndpoint(in.logger(), opts, 0, in.Handle, in.refuse)
 }
 
 // Pull receives messages from an intake subscription until ctx is cancelled, handling each

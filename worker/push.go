@@ -114,9 +114,10 @@ func isTransportHeader(name string) bool {
 //   - an unwrapped push without metadata: the body is the data, with no id or attributes.
 //
 // A body meant as an envelope (a JSON object with "message") that does not parse as one
-// carries the field that is wrong in Message.Invalid, which the decoder reports; any other
-// body is left for the decoder to judge.
-func ParsePush(h http.Header, body []byte) *events.Message {
+// is refused with an *events.InvalidMessageError naming the envelope field that is wrong, beside
+// what was read of the message (its id, for the logs); any other body is left for the decoder
+// to judge.
+func ParsePush(h http.Header, body []byte) (*events.Message, error) {
 	if h.Get(HeaderMessageID) != "" {
 		m := &events.Message{ID: h.Get(HeaderMessageID), Data: body, Attributes: map[string]string{}}
 		if t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderPublishTime)); err == nil {
@@ -133,7 +134,7 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 			}
 			m.Attributes[strings.ToLower(name)] = strings.Join(vs, ",")
 		}
-		return m
+		return m, nil
 	}
 	var env pushEnvelope
 	if json.Unmarshal(body, &env) == nil && env.Message != nil {
@@ -150,7 +151,7 @@ func ParsePush(h http.Header, body []byte) *events.Message {
 		if t, err := time.Parse(time.RFC3339Nano, pt); err == nil {
 			m.PublishTime = t
 		}
-		return m
+		return m, nil
 	}
 	return notEnvelope(body)
 }
@@ -177,12 +178,12 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 	if err := w.validatePush(opts); err != nil {
 		panic(err)
 	}
-	reconcile := newPushEndpoint(w.logger(), opts, w.ackDeadline(), w.Handle)
+	reconcile := newPushEndpoint(w.logger(), opts, w.ackDeadline(), w.Handle, w.refuse)
 	var intake http.Handler
 	if opts.Intake != nil {
 		iopts := opts
 		iopts.MaxInFlight = 0 // intake only publishes: it never waits behind reconciles
-		intake = newPushEndpoint(w.logger(), iopts, 0, opts.Intake.Handle)
+		intake = newPushEndpoint(w.logger(), iopts, 0, opts.Intake.Handle, opts.Intake.refuse)
 	} else {
 		intake = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			w.logger().LogAttrs(r.Context(), slog.LevelError, "push to /intake refused: this worker serves no intake stage (RECONCILE_TOPIC is not set); nacked",
@@ -233,9 +234,10 @@ func (w *Worker[T]) validatePush(opts PushOptions) error {
 }
 
 // newPushEndpoint is the push endpoint of one stage: authentication, the in-flight limit,
-// the body limit, and the answer from handle's outcome. deadline, when positive, bounds the
-// handling from the push's arrival, less a margin.
-func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration, handle func(context.Context, *events.Message) (Outcome, error)) http.Handler {
+// the body limit, and the answer from handle's outcome, or refuse's for a body that is not a
+// push. deadline, when positive, bounds the handling from the push's arrival, less a margin.
+func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration, handle func(context.Context, *events.Message) (Outcome, error),
+	refuse func(context.Context, *events.Message, error) (Outcome, error)) http.Handler {
 	validate := opts.Validator
 	if validate == nil {
 		validate = idtoken.Validate
@@ -284,8 +286,12 @@ func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration,
 			reply(rw, http.StatusBadRequest, "could not read the body")
 			return
 		}
-		m := ParsePush(r.Header, body)
-		o, err := handle(ctx, m)
+		var o Outcome
+		if m, perr := ParsePush(r.Header, body); perr != nil {
+			o, err = refuse(ctx, m, perr)
+		} else {
+			o, err = handle(ctx, m)
+		}
 		switch {
 		case o.Ack():
 			rw.WriteHeader(http.StatusNoContent)

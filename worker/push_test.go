@@ -106,7 +106,10 @@ func TestParsePush(t *testing.T) {
 		"X-Forwarded-For":                 {"1.2.3.4"},
 		"Traceparent":                     {"00-abc"},
 	}
-	m := worker.ParsePush(h, []byte("data"))
+	m, err := worker.ParsePush(h, []byte("data"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if m.ID != "25" || string(m.Data) != "data" || m.PublishTime.IsZero() {
 		t.Errorf("message = %+v", m)
 	}
@@ -120,8 +123,8 @@ func TestParsePush(t *testing.T) {
 		}
 	}
 
-	m = worker.ParsePush(http.Header{}, envelope(&events.Message{ID: "6", Data: []byte("x"), Attributes: map[string]string{"a": "b"}}, 3))
-	if m.ID != "6" || string(m.Data) != "x" || m.Attributes["a"] != "b" || m.DeliveryAttempt != 3 || m.PublishTime.IsZero() {
+	m, err = worker.ParsePush(http.Header{}, envelope(&events.Message{ID: "6", Data: []byte("x"), Attributes: map[string]string{"a": "b"}}, 3))
+	if err != nil || m.ID != "6" || string(m.Data) != "x" || m.Attributes["a"] != "b" || m.DeliveryAttempt != 3 || m.PublishTime.IsZero() {
 		t.Errorf("wrapped message = %+v", m)
 	}
 }
