@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/prreconciler/prreconciler/config"
 	"github.com/prreconciler/prreconciler/events"
 )
 
@@ -93,8 +94,9 @@ func (o Outcome) Ack() bool {
 const (
 	// DefaultTimeout bounds one run of the reconciler.
 	DefaultTimeout = 5 * time.Minute
-	// DefaultGitHubTimeout bounds one status read or write (retries included).
-	DefaultGitHubTimeout = time.Minute
+	// DefaultGitHubTimeout bounds one status read or write (retries included): the two final
+	// writes fit in config.FinalWritesReserve.
+	DefaultGitHubTimeout = config.FinalWritesReserve / 2
 	// DefaultMemory is the number of entries of each in-memory map.
 	DefaultMemory = 10000
 	// DefaultMaxDeliveryAttempts is the dead-letter policy's max_delivery_attempts of the
@@ -117,8 +119,8 @@ const (
 	DefaultReconcilerCost = 5
 	// DefaultAckDeadline is Pub/Sub's largest ack deadline, which a push subscription to
 	// Cloud Run should have.
-	DefaultAckDeadline = 10 * time.Minute
+	DefaultAckDeadline = config.MaxAckDeadline
 	// MaxDeadlineMargin is how long before the ack deadline a message's work must end, so
 	// that its answer reaches Pub/Sub in time (a fifth of the deadline when that is shorter).
-	MaxDeadlineMargin = 10 * time.Second
+	MaxDeadlineMargin = config.DeadlineMargin
 )

@@ -274,18 +274,10 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err != nil {
 		return nil, err
 	}
-	// The configuration's 0 means none; githubapp's zero value means its default.
-	reserve, jitter := cfg.BudgetReserve, cfg.ResetJitter
-	if reserve == 0 {
-		reserve = -1
-	}
-	if jitter == 0 {
-		jitter = -1
-	}
 	build := buildinfo.Read()
 	p.Logger.Info("worker starting", "version", build.Version, "commit", build.Commit, "built", build.Date)
 	clients, err := githubapp.New(cfg.AppID, key, githubapp.Options{BaseURL: cfg.APIURL, RetryBudget: cfg.RetryBudget,
-		Logger: p.Logger, BudgetReserve: reserve, ResetJitter: jitter, UserAgent: build.UserAgent()})
+		Logger: p.Logger, BudgetReserve: cfg.GitHubBudgetReserve(), ResetJitter: cfg.GitHubResetJitter(), UserAgent: build.UserAgent()})
 	if err != nil {
 		return nil, fmt.Errorf("github app: %w", err)
 	}
@@ -313,7 +305,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 		AckDeadline:         cfg.AckDeadline,
 		MaxDeliveryAttempts: cfg.MaxDeliveryAttempts,
 		Cost:                app.Cost,
-		InProgressAfter:     inProgressAfter(cfg.InProgressAfter),
+		InProgressAfter:     cfg.WorkerInProgressAfter(),
 	}
 	if err := p.Worker.Validate(); err != nil {
 		return nil, err
@@ -397,24 +389,12 @@ func (p *Process[T]) Close() error {
 // the project) in env, looking for the platform in cloud: lines on stdout, or entries through
 // the Cloud Logging API, whose generic_task resource off Cloud Run names the identity as its job.
 func newLogging(ctx context.Context, cfg *config.Worker, env Env, cloud cloudlog.Env) (*cloudlog.Logging, error) {
-	dest, err := cloudlog.ParseDestination(cfg.LogDestination)
-	if err != nil {
-		return nil, err
-	}
-	level, err := config.ParseLogLevel(cfg.LogLevel)
-	if err != nil {
-		return nil, fmt.Errorf("config: LOG_LEVEL: %w", err)
-	}
-	format, err := cloudlog.ParseFormat(cfg.LogFormat)
-	if err != nil {
-		return nil, fmt.Errorf("config: LOG_FORMAT: %w", err)
-	}
 	return cloudlog.New(ctx, cloudlog.Options{
-		Destination:   dest,
-		Format:        format,
+		Destination:   cfg.Destination(),
+		Format:        cfg.Format(),
 		Project:       cfg.Project,
 		Stdout:        env.stdout(),
-		Handler:       &slog.HandlerOptions{Level: level},
+		Handler:       &slog.HandlerOptions{Level: cfg.Level()},
 		Env:           cloud,
 		Job:           cfg.Identity,
 		ClientOptions: env.LoggingOptions,

@@ -219,15 +219,6 @@ func (w *Worker[T]) cost(req *events.Request) int {
 	return DirectStatusCost + c
 }
 
-// inProgressAfter is IN_PROGRESS_AFTER as Worker.InProgressAfter: there 0 is the default,
-// and in_progress first is negative.
-func inProgressAfter(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
 // inProgressAfter is InProgressAfter or its default; negative means in_progress first.
 func (w *Worker[T]) inProgressAfter() time.Duration {
 	if w.InProgressAfter == 0 {
