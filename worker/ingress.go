@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,13 +35,7 @@ func IngressHandler(hook http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				rw.Header().Set("Allow", "GET, HEAD")
-				reply(rw, http.StatusMethodNotAllowed, "GET /healthz")
-				return
-			}
-			rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(rw, "ok\n")
+			healthz(rw, r)
 		case "/webhook":
 			if r.Method != http.MethodPost {
 				rw.Header().Set("Allow", "POST")

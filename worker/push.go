@@ -194,14 +194,7 @@ func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
-			// A probe only: a push or a subscription pointed here must never do work.
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				rw.Header().Set("Allow", "GET, HEAD")
-				reply(rw, http.StatusMethodNotAllowed, "GET /healthz")
-				return
-			}
-			rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(rw, "ok\n")
+			healthz(rw, r)
 		case "/intake", "/", "/reconcile":
 			if r.Method != http.MethodPost {
 				rw.Header().Set("Allow", "POST")
@@ -301,6 +294,18 @@ func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration,
 			reply(rw, http.StatusServiceUnavailable, string(o)+": "+errText(err))
 		}
 	})
+}
+
+// healthz answers the health probe: GET and HEAD only, so that a push or a subscription
+// pointed at it by mistake does no work.
+func healthz(rw http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rw.Header().Set("Allow", "GET, HEAD")
+		reply(rw, http.StatusMethodNotAllowed, "GET /healthz")
+		return
+	}
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(rw, "ok\n")
 }
 
 func errText(err error) string {
