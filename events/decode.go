@@ -148,41 +148,37 @@ func ValidatePullRequestActions(actions []string) error {
 	return errors.Join(errs...)
 }
 
-// Decode returns the requests a message asks for.
+// Decode returns the requests a message asks for. It never panics, gives the same answer for
+// the same message, and every request it returns passes Request.Validate.
 //
-// A message without the attribute ce-type carries a reconcile request as JSON:
+// A message without the attribute ce-type is a reconcile request in JSON:
 //
 //	{"owner":"octo-org","repo":"hello-world","url":"https://github.com/octo-org/hello-world/pull/7",
 //	 "sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e","installationId":42,"rerun":false}
 //
-// installationId, rerun and deliveryId are optional, other fields are refused, the PR number
-// comes from the URL and the delivery id is deliveryId, else the message id.
+// installationId, rerun, deliveryId, baseSha, changedFiles and trigger are optional; any other
+// field is refused. The pull request's number comes from the URL.
 //
-// A message with ce-type is a webhook relay CloudEvent: ce-type is "<prefix>.<event>", the
-// data {"when":..., "headers":{"event":..., "delivery_id":...}, "body":<webhook payload>}.
-// ce-subject (owner/repo), ce-action and ce-pullrequesturl, when present, must agree with the
-// payload; ce-pullrequesturl by owner, repository and number only, since the relay names
-// github.com in it whatever the GitHub host. Every URL, and so the host, comes from the
-// payload, never from an attribute. The delivery id is ce-id, else headers.delivery_id, else
-// the message id.
-// pull_request opened, reopened, synchronize and ready_for_review give a request at the head
-// SHA, and so do the Decoder's PullRequestActions, as a rerun; every request from an event
-// carries its Trigger, "event.action"; check_run rerequested and requested_action of a run of ours give a rerun at its head
-// SHA for each pull request it lists, or, when it lists none (a fork's pull request) and the
-// Decoder knows our AppID, for the pull request its external_id names (see RunRef);
-// check_suite rerequested gives a rerun at its head SHA for each pull request it lists;
-// requested is ignored: the pull_request event of the same push asks for the same commit.
-// The base commit (Request.BaseSHA) comes from pull_request.base.sha and from the check
-// run's pull_requests[].base.sha, the number of changed files (Request.ChangedFiles) from
-// pull_request.changed_files; a message's own baseSha and changedFiles are optional. The web URL of a pull request is the repository's
-// html_url + "/pull/" + its number. Other types, events and actions, runs and suites of other
-// apps, and runs and suites naming no pull request are ignored.
+// A message with ce-type is a GitHub webhook event as the relay publishes it: ce-type is
+// "<prefix>.<event>" and the data is {"when":…, "headers":{"event":…, "delivery_id":…},
+// "body":<webhook payload>}. The attributes ce-subject, ce-action and ce-pullrequesturl, when
+// present, must agree with the payload; every URL, and so the GitHub host, is taken from the
+// payload. The delivery id is ce-id, else headers.delivery_id, else the message id. The events
+// that give requests:
 //
-// A message that is valid but not for us gives no requests and a non-empty Result.Ignored,
-// and no error. A malformed or invalid message (including data over MaxBytes) gives a
-// *InvalidMessageError naming the field and the reason; it matches ErrInvalidMessage and is
-// permanent. Decode never panics, is deterministic, and every request it returns passes
-// Request.Validate.
+//   - pull_request opened, reopened, synchronize and ready_for_review: a request at the head
+//     commit; the Decoder's PullRequestActions: the same, as a rerun;
+//   - check_run rerequested and requested_action of a run of ours: a rerun at its head commit
+//     for each pull request it lists, or the one its external_id names (see RunRef);
+//   - check_suite rerequested: a rerun at its head commit for each pull request it lists.
+//
+// Each carries its Trigger, "event.action", and the base commit and number of changed files
+// when the payload has them. Everything else is ignored: a result with no requests and a
+// non-empty Ignored says why.
+//
+// A message that is malformed or invalid, or larger than MaxBytes, gives an
+// *InvalidMessageError that names the field and the reason. It matches ErrInvalidMessage and
+// is permanent.
 func (d *Decoder) Decode(m *Message) (Result, error) {
 	if m == nil {
 		return Result{}, &InvalidMessageError{Field: "message", Reason: "is nil"}
