@@ -16,8 +16,9 @@ func TestGuideShowsThisExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(guide), -1)
-	if len(blocks) != 2 {
-		t.Fatalf("the guide has %d Go blocks, want 2 (main.go and the test)", len(blocks))
+	// The first two are this example's files; later sections show fragments of their own.
+	if len(blocks) < 2 {
+		t.Fatalf("the guide has %d Go blocks, want main.go and the test first", len(blocks))
 	}
 	main, err := os.ReadFile("main.go")
 	if err != nil {
