@@ -136,7 +136,9 @@ func TestLoadMemory(t *testing.T) {
 	done := 0
 	for done < total && time.Now().Before(deadline) {
 		time.Sleep(250 * time.Millisecond)
-		done = gh.Count(githubtest.RouteUpdateCheckRun) // one completing PATCH per message (no annotations)
+		// One run created completed per message (no annotations; the reconcile ends well within
+		// IN_PROGRESS_AFTER, so nothing is written in_progress first).
+		done = gh.Count(githubtest.RouteCreateCheckRun)
 		rss, _ := procStatus(pid)
 		if rss == 0 {
 			t.Fatalf("worker exited: %s", stderr.String())
