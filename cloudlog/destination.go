@@ -2,13 +2,10 @@ package cloudlog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -87,141 +84,6 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// Credentials describes the application default credentials Env found.
-type Credentials struct {
-	// Source says where they come from (a file, the metadata server).
-	Source string
-	// Project is the project they name, "" when they name none.
-	Project string
-}
-
-// ErrNoCredentials is returned by Env.Credentials when no application default credentials are
-// available.
-var ErrNoCredentials = errors.New("no Google Cloud application default credentials")
-
-// Env is what the choice of destination and the monitored resource depend on. OSEnv returns
-// the process's; a nil func means the part is not available.
-type Env struct {
-	// Getenv reads an environment variable (os.Getenv).
-	Getenv func(string) string
-	// OnGCE reports, without a network call, whether the process runs on Compute Engine,
-	// GKE nodes included.
-	OnGCE func() bool
-	// Credentials finds the application default credentials, ErrNoCredentials when there are none.
-	Credentials func(ctx context.Context) (Credentials, error)
-	// Metadata reads a value of the metadata server (a path under computeMetadata/v1/).
-	Metadata func(ctx context.Context, path string) (string, error)
-	// Hostname names the machine (os.Hostname).
-	Hostname func() (string, error)
-}
-
-func (e Env) getenv(k string) string {
-	if e.Getenv == nil {
-		return ""
-	}
-	return e.Getenv(k)
-}
-
-func (e Env) onGCE() bool { return e.OnGCE != nil && e.OnGCE() }
-
-// metadata reads path from the metadata server within MetadataTimeout, "" when unavailable.
-func (e Env) metadata(ctx context.Context, path string) string {
-	if e.Metadata == nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(ctx, MetadataTimeout)
-	defer cancel()
-	v, err := e.Metadata(ctx, path)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(v)
-}
-
-// OSEnv returns the Env of this process, reading variables with getenv (os.Getenv when nil).
-//
-// OnGCE reads the DMI product name (Linux only). Credentials looks at
-// GOOGLE_APPLICATION_CREDENTIALS, then gcloud's credentials file, then, on Compute Engine only,
-// the metadata server. Metadata asks the server at GCE_METADATA_HOST (default 169.254.169.254)
-// without a proxy, and asks for each value at most once per Env.
-func OSEnv(getenv func(string) string) Env {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	e := Env{
-		Getenv:   getenv,
-		OnGCE:    dmiOnGCE,
-		Hostname: os.Hostname,
-		Metadata: newMetadataServer(getenv).get,
-	}
-	e.Credentials = func(ctx context.Context) (Credentials, error) { return adcCredentials(ctx, e) }
-	return e
-}
-
-// dmiOnGCE reports whether the DMI product name is a Google one (Compute Engine, GKE nodes).
-func dmiOnGCE() bool {
-	if runtime.GOOS != "linux" {
-		return false
-	}
-	b, err := os.ReadFile("/sys/class/dmi/id/product_name")
-	return err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "Google")
-}
-
-// adcCredentials finds application default credentials in the order the Google client
-// libraries use, without fetching a token.
-func adcCredentials(ctx context.Context, e Env) (Credentials, error) {
-	if f := e.getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
-		return credentialsFile(f, "GOOGLE_APPLICATION_CREDENTIALS")
-	}
-	if f := wellKnownFile(e); f != "" {
-		if _, err := os.Stat(f); err == nil {
-			return credentialsFile(f, "gcloud application default credentials")
-		}
-	}
-	if e.onGCE() {
-		return Credentials{Source: "the metadata server", Project: e.metadata(ctx, "project/project-id")}, nil
-	}
-	return Credentials{}, ErrNoCredentials
-}
-
-// wellKnownFile is where `gcloud auth application-default login` writes its credentials.
-func wellKnownFile(e Env) string {
-	if d := e.getenv("CLOUDSDK_CONFIG"); d != "" {
-		return filepath.Join(d, "application_default_credentials.json")
-	}
-	if runtime.GOOS == "windows" {
-		if d := e.getenv("APPDATA"); d != "" {
-			return filepath.Join(d, "gcloud", "application_default_credentials.json")
-		}
-		return ""
-	}
-	if d := e.getenv("HOME"); d != "" {
-		return filepath.Join(d, ".config", "gcloud", "application_default_credentials.json")
-	}
-	return ""
-}
-
-// credentialsFile reads the project a credentials file names (project_id of a service account
-// key, quota_project_id of user credentials).
-func credentialsFile(path, source string) (Credentials, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Credentials{}, fmt.Errorf("cloudlog: %s: %w", source, err)
-	}
-	var f struct {
-		ProjectID      string `json:"project_id"`
-		QuotaProjectID string `json:"quota_project_id"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return Credentials{}, fmt.Errorf("cloudlog: %s %s: %w", source, path, err)
-	}
-	p := f.ProjectID
-	if p == "" {
-		p = f.QuotaProjectID
-	}
-	return Credentials{Source: source + " (" + path + ")", Project: p}, nil
-}
-
 // Choice is the destination Choose picked, and why.
 type Choice struct {
 	// Destination is Stdout or API.
@@ -285,10 +147,4 @@ func Choose(ctx context.Context, d Destination, project string, env Env) (Choice
 	}
 	return Choice{Destination: API, Project: project,
 		Reason: "not on Cloud Run or GKE; credentials from " + c.Source}, nil
-}
-
-// lastSegment returns what follows the last '/' of a metadata value such as
-// projects/123/zones/us-central1-a.
-func lastSegment(s string) string {
-	return s[strings.LastIndex(s, "/")+1:]
 }

@@ -82,10 +82,11 @@ func TestChoose(t *testing.T) {
 
 // TestADCCredentials: the look-up follows the client libraries' order, reading files only,
 // and asks the metadata server only on Compute Engine.
-func TestADCCredentials(t *testing.T) {
+// TestDetectCredentials: OSEnv finds the credentials the logging client will use, and the
+// project they name, without asking for a token.
+func TestDetectCredentials(t *testing.T) {
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "key.json")
-	write := func(path, body string) {
+	write := func(path, body string) string {
 		t.Helper()
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			t.Fatal(err)
@@ -93,45 +94,32 @@ func TestADCCredentials(t *testing.T) {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		return path
 	}
-	write(keyFile, `{"type":"service_account","project_id":"key-proj"}`)
+	key := write(filepath.Join(dir, "key.json"), `{"type":"service_account","project_id":"key-proj","client_email":"sa@key-proj.iam.gserviceaccount.com","private_key":"unused"}`)
 	home := filepath.Join(dir, "home")
-	write(filepath.Join(home, ".config", "gcloud", "application_default_credentials.json"), `{"type":"authorized_user","quota_project_id":"user-proj"}`)
-	metadataAsked := false
-	md := func(_ context.Context, p string) (string, error) {
-		metadataAsked = true
-		if p == "project/project-id" {
-			return "vm-proj", nil
-		}
-		return "", errors.New("no")
-	}
+	write(filepath.Join(home, ".config", "gcloud", "application_default_credentials.json"),
+		`{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r","quota_project_id":"user-proj"}`)
 	tests := []struct {
-		name    string
-		vars    map[string]string
-		onGCE   bool
-		want    string
-		wantErr error
-		asked   bool
+		name, file, home string
+		want             string
+		wantErr          bool
 	}{
-		{"GOOGLE_APPLICATION_CREDENTIALS", map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": keyFile, "HOME": home}, true, "key-proj", nil, false},
-		{"gcloud file", map[string]string{"HOME": home}, true, "user-proj", nil, false},
-		{"CLOUDSDK_CONFIG without a file", map[string]string{"HOME": home, "CLOUDSDK_CONFIG": dir}, false, "", ErrNoCredentials, false},
-		{"Compute Engine", nil, true, "vm-proj", nil, true},
-		{"none", nil, false, "", ErrNoCredentials, false},
+		{"GOOGLE_APPLICATION_CREDENTIALS", key, home, "key-proj", false},
+		{"gcloud's file", "", home, "user-proj", false},
+		{"a missing GOOGLE_APPLICATION_CREDENTIALS file", filepath.Join(dir, "missing.json"), home, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			metadataAsked = false
-			env := Env{Getenv: func(k string) string { return tt.vars[k] }, OnGCE: func() bool { return tt.onGCE }, Metadata: md}
-			c, err := adcCredentials(context.Background(), env)
-			if !errors.Is(err, tt.wantErr) || c.Project != tt.want || metadataAsked != tt.asked {
-				t.Errorf("%+v, %v (metadata asked %v), want project %q, %v (asked %v)", c, err, metadataAsked, tt.want, tt.wantErr, tt.asked)
+			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", tt.file)
+			t.Setenv("HOME", tt.home)
+			c, err := OSEnv(nil).Credentials(context.Background())
+			if (err != nil) != tt.wantErr || c.Project != tt.want {
+				t.Errorf("%+v, %v; want project %q, error %v", c, err, tt.want, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrNoCredentials) {
+				t.Errorf("%v does not wrap ErrNoCredentials", err)
 			}
 		})
-	}
-	if _, err := adcCredentials(context.Background(), Env{Getenv: func(k string) string {
-		return map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(dir, "missing.json")}[k]
-	}}); err == nil || errors.Is(err, ErrNoCredentials) {
-		t.Errorf("a missing GOOGLE_APPLICATION_CREDENTIALS file: %v", err)
 	}
 }

@@ -2,21 +2,109 @@ package cloudlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"os"
 	"strings"
-	"sync"
 	"time"
+
+	"cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/compute/metadata"
+	"cloud.google.com/go/logging"
 )
 
 // MetadataTimeout bounds each query of the metadata server.
 const MetadataTimeout = 2 * time.Second
 
-// Project returns OSEnv(getenv).Project(ctx): the Google Cloud project of the process whose
-// environment getenv reads (os.Getenv when nil).
-func Project(ctx context.Context, getenv func(string) string) string {
-	return OSEnv(getenv).Project(ctx)
+// Env is what the choice of destination and the monitored resource depend on. OSEnv returns
+// the process's. A nil func means that part is not available.
+type Env struct {
+	// Getenv reads an environment variable (os.Getenv).
+	Getenv func(string) string
+	// OnGCE reports whether the process runs on Compute Engine, GKE nodes included.
+	OnGCE func() bool
+	// Credentials finds the application default credentials. It returns an error wrapping
+	// ErrNoCredentials when there are none.
+	Credentials func(ctx context.Context) (Credentials, error)
+	// Metadata reads a value of the metadata server (a path under computeMetadata/v1/).
+	Metadata func(ctx context.Context, path string) (string, error)
+	// Hostname names the machine (os.Hostname).
+	Hostname func() (string, error)
+}
+
+// Credentials describes the application default credentials Env found.
+type Credentials struct {
+	// Source says where they come from.
+	Source string
+	// Project is the project they name, "" when they name none.
+	Project string
+}
+
+// ErrNoCredentials is the error of Env.Credentials when no application default credentials are
+// usable.
+var ErrNoCredentials = errors.New("no Google Cloud application default credentials")
+
+// OSEnv returns the Env of this process, reading variables with getenv (os.Getenv when nil).
+//
+// OnGCE, Credentials and Metadata are those of the Google client libraries
+// (cloud.google.com/go/compute/metadata and cloud.google.com/go/auth/credentials). Like every
+// Google client, they read GCE_METADATA_HOST, GOOGLE_APPLICATION_CREDENTIALS and gcloud's
+// credentials file from the process, not through getenv.
+func OSEnv(getenv func(string) string) Env {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	md := metadata.NewWithOptions(&metadata.Options{Client: &http.Client{Timeout: MetadataTimeout}})
+	return Env{
+		Getenv:      getenv,
+		OnGCE:       metadata.OnGCE,
+		Credentials: detectCredentials,
+		Metadata:    md.GetWithContext,
+		Hostname:    os.Hostname,
+	}
+}
+
+// detectCredentials finds the application default credentials as the logging client will,
+// without fetching a token.
+func detectCredentials(ctx context.Context) (Credentials, error) {
+	c, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{logging.WriteScope}})
+	if err != nil {
+		return Credentials{}, fmt.Errorf("%w: %v", ErrNoCredentials, err)
+	}
+	p, _ := c.ProjectID(ctx)
+	if p == "" {
+		p, _ = c.QuotaProjectID(ctx)
+	}
+	source := "application default credentials"
+	if f := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
+		source = "GOOGLE_APPLICATION_CREDENTIALS (" + f + ")"
+	}
+	return Credentials{Source: source, Project: p}, nil
+}
+
+func (e Env) getenv(k string) string {
+	if e.Getenv == nil {
+		return ""
+	}
+	return e.Getenv(k)
+}
+
+func (e Env) onGCE() bool { return e.OnGCE != nil && e.OnGCE() }
+
+// metadata reads path from the metadata server within MetadataTimeout. It returns "" when the
+// value is not available.
+func (e Env) metadata(ctx context.Context, path string) string {
+	if e.Metadata == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, MetadataTimeout)
+	defer cancel()
+	v, err := e.Metadata(ctx, path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(v)
 }
 
 // Project returns the Google Cloud project: GOOGLE_CLOUD_PROJECT if set, else on Cloud Run the
@@ -31,67 +119,19 @@ func (e Env) Project(ctx context.Context) string {
 	return e.metadata(ctx, "project/project-id")
 }
 
+// Project returns the Google Cloud project of the process whose environment getenv reads
+// (os.Getenv when nil). It is OSEnv(getenv).Project(ctx).
+func Project(ctx context.Context, getenv func(string) string) string {
+	return OSEnv(getenv).Project(ctx)
+}
+
 // Service returns the Cloud Run service name from K_SERVICE, "" off Cloud Run.
 func Service(getenv func(string) string) string {
 	return getenv("K_SERVICE")
 }
 
-// metadataServer asks the metadata server for values, and keeps those it was given (not the
-// failures). It reads GCE_METADATA_HOST with getenv rather than from the process, unlike
-// cloud.google.com/go/compute/metadata, and uses no proxy.
-type metadataServer struct {
-	getenv func(string) string
-	client *http.Client
-
-	mu     sync.Mutex
-	values map[string]string // by URL
-}
-
-// maxMetadataValue bounds the body of one answer; the values read here are a few dozen bytes.
-const maxMetadataValue = 4 << 10
-
-func newMetadataServer(getenv func(string) string) *metadataServer {
-	return &metadataServer{
-		getenv: getenv,
-		// No keep-alive: a handful of queries, and no idle connection left by a dropped Env.
-		client: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: MetadataTimeout},
-		values: map[string]string{},
-	}
-}
-
-// get returns the value of path (under computeMetadata/v1/), as the server wrote it.
-func (m *metadataServer) get(ctx context.Context, path string) (string, error) {
-	host := m.getenv("GCE_METADATA_HOST")
-	if host == "" {
-		host = "169.254.169.254"
-	}
-	u := "http://" + host + "/computeMetadata/v1/" + strings.TrimPrefix(path, "/")
-	m.mu.Lock()
-	v, ok := m.values[u]
-	m.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", fmt.Errorf("cloudlog: metadata %s: %w", path, err)
-	}
-	req.Header.Set("Metadata-Flavor", "Google")
-	resp, err := m.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("cloudlog: metadata %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("cloudlog: metadata %s: %s", path, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataValue))
-	if err != nil {
-		return "", fmt.Errorf("cloudlog: metadata %s: %w", path, err)
-	}
-	v = string(b)
-	m.mu.Lock()
-	m.values[u] = v
-	m.mu.Unlock()
-	return v, nil
+// lastSegment returns what follows the last '/' of a metadata value such as
+// projects/123/zones/us-central1-a.
+func lastSegment(s string) string {
+	return s[strings.LastIndex(s, "/")+1:]
 }
