@@ -28,17 +28,16 @@ const (
 	DefaultLogID = "prreconciler"
 	// DefaultNamespace is the namespace label of the generic_task resource.
 	DefaultNamespace = "prreconciler"
-	// DefaultJob is the job label of the generic_task resource when Options.Job is empty.
+	// DefaultJob is the job label of the generic_task resource.
 	DefaultJob = "worker"
-	// DefaultBufferedByteLimit bounds the bytes of the entries the client holds, a few thousand
-	// records of the worker's size.
+	// DefaultBufferedByteLimit bounds the entries the client holds: a few thousand records.
 	DefaultBufferedByteLimit = 8 << 20
 	// DefaultWriteTimeout bounds one write of a batch of entries, its retries included.
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultReportInterval is how often dropped entries are reported while running.
 	DefaultReportInterval = time.Minute
-	// DefaultFlushTimeout is the time cmd/worker gives Close at shutdown. With the default
-	// SHUTDOWN_GRACE of 8s it fits Cloud Run's 10s between SIGTERM and SIGKILL.
+	// DefaultFlushTimeout is the time to give Close at shutdown. With an 8s shutdown grace it
+	// fits in Cloud Run's 10s between SIGTERM and SIGKILL.
 	DefaultFlushTimeout = 2 * time.Second
 )
 
@@ -46,18 +45,17 @@ const (
 type Options struct {
 	// Destination is where records go; "" is Auto.
 	Destination Destination
-	// Format is how records written to stdout look; "" is Text when Stdout is a terminal,
-	// else JSON. It does not apply to the API's entries, nor to what the API destination
-	// writes on stdout, which is JSON.
+	// Format is how records written to Stdout look; "" is Text on a terminal, else JSON.
+	// With the API, what is written to Stdout is always JSON.
 	Format Format
 	// Project is the configured project (GOOGLE_CLOUD_PROJECT); "" takes the credentials' one.
 	Project string
-	// Stdout receives the records when the destination is Stdout. With the API it receives the
-	// reports of dropped entries and the records written after Close.
+	// Stdout receives the records, or with the API the reports of dropped entries and the
+	// records written after Close.
 	Stdout io.Writer
 	// Handler holds the slog options (level, source, ReplaceAttr) of both destinations.
 	Handler *slog.HandlerOptions
-	// Env is where the destination and the monitored resource are looked up; OSEnv(nil) when
+	// Env is where the destination and the resource are looked up. OSEnv(nil) is used when
 	// its Getenv is nil.
 	Env Env
 
@@ -69,12 +67,11 @@ type Options struct {
 	// Location is the resource's location. When empty it is the Cloud Run region or the
 	// Compute Engine zone from the metadata server, else "global".
 	Location string
-	// ClientOptions are passed to logging.NewClient (an endpoint, credentials). They must not
-	// replace the gRPC connection (option.WithGRPCConn): the count of written entries is taken
-	// by a dial option of this package.
+	// ClientOptions are passed to logging.NewClient. They must not replace the gRPC
+	// connection, because written entries are counted by a dial option of this package.
 	ClientOptions []option.ClientOption
 
-	// BufferedByteLimit bounds the entries the client holds, in bytes; records beyond it are
+	// BufferedByteLimit bounds the entries the client holds, in bytes. Records beyond it are
 	// dropped and counted (DefaultBufferedByteLimit when 0).
 	BufferedByteLimit int
 	// WriteTimeout bounds one write to the API, retries included (DefaultWriteTimeout when 0).
@@ -88,10 +85,10 @@ type Options struct {
 // Logging is the process's log destination: a slog handler writing to stdout or through the
 // Cloud Logging API, and for the API the client to flush at shutdown.
 //
-// With the API, logging never blocks nor fails the caller. The client buffers the entries up
-// to Options.BufferedByteLimit and writes them in batches. An entry it refuses, or that a failed
-// write loses, is dropped and counted; the count is reported on stdout (and through the API
-// while it works) every ReportInterval and at Close.
+// With the API, logging never blocks or fails the caller. The client buffers entries up to
+// Options.BufferedByteLimit and writes them in batches. An entry it refuses, or that a failed
+// write loses, is dropped and counted. The count is reported on stdout, and through the API
+// while it works, every ReportInterval and at Close.
 type Logging struct {
 	choice   Choice
 	handler  slog.Handler
@@ -109,9 +106,9 @@ type Logging struct {
 	closeErr    error
 }
 
-// New picks the destination (see Choose) and returns the Logging writing there. It logs the
-// choice in one record: at INFO, or at WARNING when Auto fell back to stdout. With Auto, a
-// Cloud Logging client that cannot be made also falls back to stdout; with API it is an error.
+// New picks the destination with Choose and returns the Logging writing there. It logs the
+// choice in one record, at WARNING when Auto fell back to stdout. With Auto, a Cloud Logging
+// client that cannot be made falls back to stdout too; with API it is an error.
 func New(ctx context.Context, o Options) (*Logging, error) {
 	if o.Stdout == nil {
 		return nil, errors.New("cloudlog: Options.Stdout is nil")
@@ -163,7 +160,7 @@ func (l *Logging) LogName() string { return l.logName }
 func (l *Logging) Resource() *mrpb.MonitoredResource { return l.resource }
 
 // Dropped returns how many records the API lost so far: refused by the client's full buffer,
-// lost in a failed write, or (after Close) not written at all. It is 0 for Stdout.
+// lost in a failed write, or not written by Close. It is 0 for Stdout.
 func (l *Logging) Dropped() int64 {
 	if l.api == nil {
 		return 0
@@ -171,10 +168,10 @@ func (l *Logging) Dropped() int64 {
 	return l.api.dropped()
 }
 
-// Close flushes the API's entries within ctx, reports the dropped ones on stdout, and closes
-// the client; records written afterwards go to stdout. The writes still pending when ctx ends
-// are abandoned and counted as dropped. Close returns the client's errors, if any; the drops
-// are already reported. For Stdout it does nothing.
+// Close flushes the API's entries within ctx, reports the dropped ones on stdout and closes
+// the client. Records written afterwards go to stdout. Writes still pending when ctx ends are
+// abandoned and counted as dropped. Close returns the client's errors. For Stdout it does
+// nothing.
 func (l *Logging) Close(ctx context.Context) error {
 	if l.api == nil {
 		return nil
@@ -214,9 +211,9 @@ func (l *Logging) close(ctx context.Context) error {
 	return nil
 }
 
-// report writes a WARNING record about the entries dropped since the last report, if any: on
-// stdout, and through the API when toAPI and its last write succeeded (during an outage the
-// report would only be dropped in turn).
+// report writes a WARNING record about the entries dropped since the last report, if any. It
+// goes to stdout, and through the API when toAPI and the last write succeeded: during an
+// outage it would only be dropped in turn.
 func (l *Logging) report(ctx context.Context, toAPI bool) {
 	l.reportMu.Lock()
 	defer l.reportMu.Unlock()
@@ -299,8 +296,8 @@ func orDefault[T int | time.Duration | string](v, def T) T {
 	return v
 }
 
-// resource returns the monitored resource of the API's entries: the Cloud Run revision or job
-// on Cloud Run, matching what the platform records for stdout there; a generic_task elsewhere.
+// resource returns the monitored resource of the API's entries. On Cloud Run it is the
+// revision or job, as the platform records stdout there; elsewhere a generic_task.
 func (o Options) resource(ctx context.Context, project string) *mrpb.MonitoredResource {
 	env := o.Env
 	region := func() string {
@@ -341,8 +338,8 @@ func (o Options) resource(ctx context.Context, project string) *mrpb.MonitoredRe
 }
 
 // apiWriter receives the JSON lines of NewHandler and logs each as the entry the logging agent
-// would make of it. It counts what it hands to the client and what the client writes, so that
-// what was lost can be reported.
+// would make of it. It counts what it hands to the client and what the client writes, to
+// report what was lost.
 type apiWriter struct {
 	client   *logging.Client
 	logger   *logging.Logger
@@ -365,7 +362,7 @@ type apiWriter struct {
 }
 
 // dropped counts the entries lost so far. Until Close it relies on the client's error
-// callback, which may miss errors in a burst; Close then counts exactly.
+// callback, which may miss errors in a burst. After Close the count is exact.
 func (a *apiWriter) dropped() int64 {
 	if a.settled.Load() {
 		return a.final.Load()
@@ -385,9 +382,9 @@ func (a *apiWriter) setLastError(err error) {
 	a.errMu.Unlock()
 }
 
-// Write logs one JSON line of NewHandler: the time, severity, labels and source location become
-// entry fields as the logging agent makes them, the rest the jsonPayload. It never blocks, and
-// reports no error: a lost entry is counted instead.
+// Write logs one JSON line of NewHandler. The time, severity, labels and source location become
+// entry fields, as the logging agent makes them, and the rest the jsonPayload. It never
+// blocks. A lost entry is counted, not returned as an error.
 func (a *apiWriter) Write(line []byte) (int, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -434,8 +431,8 @@ func (a *apiWriter) Write(line []byte) (int, error) {
 	return len(line), nil
 }
 
-// onError receives the client's errors. A refused entry is counted here; a failed write is
-// counted by writeContext, and only remembered here.
+// onError receives the client's errors. It counts refused entries. Failed writes are counted
+// by writeContext and only remembered here.
 func (a *apiWriter) onError(err error) {
 	if errors.Is(err, logging.ErrOverflow) || errors.Is(err, logging.ErrOversizedEntry) {
 		a.rejected.Add(1)
@@ -453,9 +450,9 @@ type writeResult struct {
 	err     error
 }
 
-// writeContext is the client's ContextFunc: every write gets timeout, under base, and when it
-// is over its entries are counted as written or failed. The client's error callback cannot do
-// this: it does not say how many entries an error lost.
+// writeContext is the client's ContextFunc. Each write gets timeout under base, and when it
+// is over its entries are counted as written or failed. The client's error callback cannot
+// count them: it does not say how many entries an error lost.
 func (a *apiWriter) writeContext(base context.Context, timeout time.Duration) (context.Context, func()) {
 	ctx, cancel := context.WithTimeout(base, timeout)
 	r := &writeResult{}
@@ -472,8 +469,8 @@ func (a *apiWriter) writeContext(base context.Context, timeout time.Duration) (c
 	}
 }
 
-// intercept records, for writeContext, how many of our entries each WriteLogEntries attempt
-// carried and how many of them failed: all, or those a partial success names.
+// intercept records for writeContext how many of our entries each WriteLogEntries attempt
+// carried and how many failed: all of them, or those a partial success names.
 func (a *apiWriter) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	r, ok := ctx.Value(writeKey{}).(*writeResult)

@@ -1,13 +1,12 @@
-// Package cloudlog sends log/slog records to Cloud Logging, with labels the details link can
-// query.
+// Package cloudlog sends log/slog records to Cloud Logging, with labels that queries such as
+// the details link can select on.
 //
-// NewHandler writes one JSON line per record in the format the Cloud Run and GKE logging agents
-// read. New picks where records go: those JSON lines on stdout, or entries written through the
-// Cloud Logging API with cloud.google.com/go/logging where no agent reads stdout. Either way an
-// entry has the same severity, labels and payload. NewTextHandler writes the same records as
-// one readable line each, for a person at a terminal.
+// NewHandler writes one JSON line per record, as the Cloud Run and GKE logging agents read it.
+// New picks where records go: those lines on stdout, or entries written through the Cloud
+// Logging API where no agent reads stdout. Either way an entry has the same severity, labels
+// and payload. NewTextHandler writes the same records as readable lines for a terminal.
 //
-// Label marks an attribute as an entry label. The names of labels are the caller's.
+// Label marks an attribute as an entry label.
 package cloudlog
 
 import (
@@ -33,17 +32,19 @@ const (
 	TimeKey = "time"
 )
 
-// label is the value of an attribute made by Label. It is a LogValuer, so any other handler
-// sees a plain string.
+// label is the value of an attribute made by Label. It is a LogValuer so that any other
+// handler sees a plain string.
 type label string
 
 // LogValue returns the label's value as a plain string.
 func (l label) LogValue() slog.Value { return slog.StringValue(string(l)) }
 
-// Label returns an attribute that this package's handlers write as a Cloud Logging label
-// (queryable as labels.KEY="VALUE") rather than as a payload field. Any other slog handler sees
-// an ordinary string attribute. Labels from Logger.With and from the record are merged into one
-// set per record, later values winning; groups do not apply to labels.
+// Label returns an attribute that this package's handlers write as a Cloud Logging label,
+// queryable as labels.KEY="VALUE", rather than as a payload field. Other slog handlers see a
+// plain string attribute.
+//
+// The labels of Logger.With and of the record are merged into one set per record, and a later
+// value wins. Groups do not apply to labels.
 func Label(key, value string) slog.Attr {
 	return slog.Any(key, label(value))
 }
@@ -65,14 +66,14 @@ func Severity(l slog.Level) string {
 }
 
 // NewHandler returns a slog.Handler that writes one JSON object per line, as the Cloud Run and
-// GKE logging agents read it: "time" (RFC 3339, UTC), "severity" (see Severity), "message",
-// "logging.googleapis.com/sourceLocation" when opts.AddSource is set, and the labels under
-// "logging.googleapis.com/labels". Other attributes are payload fields, nested by groups; one
-// whose name is a key the agent reads is written as "fields.NAME".
+// GKE logging agents read it. A line has "time" (RFC 3339, UTC), "severity" (see Severity),
+// "message", the source location when opts.AddSource is set, and the labels under LabelsKey.
+// Other attributes are payload fields, nested by groups. An attribute named like a key the
+// agent reads is written as "fields.NAME".
 //
 // opts works as for slog.NewJSONHandler and may be nil. ReplaceAttr sees slog's own keys for
-// the built-in attributes, and sees labels as strings; a level it replaces by a string is the
-// severity as it is.
+// the built-in attributes and sees labels as strings. A level it replaces by a string is
+// written as the severity.
 func NewHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 	return newHandler(opts, jsonFormat, func(o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) })
 }
@@ -152,10 +153,9 @@ func jsonValue(v slog.Value) slog.Value {
 	return v
 }
 
-// handler gathers the labels and the groups of a record, and hands the record to a slog JSON
-// or text handler with the labels first. It keeps With and WithGroup to itself rather than
-// passing them on, because a record's labels belong at the top of the line, merged with those
-// of With, whatever group is open.
+// handler gathers the labels and groups of a record and hands the record to a slog JSON or
+// text handler, labels first. It keeps With and WithGroup to itself instead of passing them
+// on: the labels belong at the top of the line whatever group is open.
 type handler struct {
 	*common
 	labels []slog.Attr // string values, after ReplaceAttr, each key once
