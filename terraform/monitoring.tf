@@ -36,179 +36,155 @@ locals {
   runbook = "https://github.com/prreconciler/prreconciler/blob/main/terraform/README.md#runbook"
 }
 
-# Outcomes by kind and stage: reconciled, skipped, failed, retry, gave_up (reconcile);
-# forwarded, retry (intake); invalid, ignored (either).
-resource "google_logging_metric" "outcomes" {
-  project     = var.project_id
-  name        = "${var.name}/outcomes"
-  description = "Outcomes of the ${var.name} worker: one per request reconciled and per message forwarded, invalid or ignored."
-  filter      = local.outcome_records
-
-  metric_descriptor {
-    metric_kind  = "DELTA"
-    value_type   = "INT64"
-    unit         = "1"
-    display_name = "${var.name} outcomes"
-
-    labels {
-      key         = "outcome"
-      description = "What became of the request or message."
+# The log-based metrics, by short name. A metric with a field is a distribution of that field
+# over the reconcile stage's records, in the buckets given; one without counts the records of
+# its filter. Each label has its extractor.
+locals {
+  by_outcome = {
+    outcome = { description = "What became of the request.", extractor = "EXTRACT(labels.${local.log_label_outcome})" }
+  }
+  log_metrics = {
+    # Outcomes by kind and stage: reconciled, skipped, failed, retry, gave_up (reconcile);
+    # forwarded, retry (intake); invalid, ignored (either).
+    outcomes = {
+      description  = "Outcomes of the ${var.name} worker: one per request reconciled and per message forwarded, invalid or ignored."
+      display_name = "${var.name} outcomes"
+      filter       = local.outcome_records
+      field        = null
+      unit         = "1"
+      labels = {
+        outcome = { description = "What became of the request or message.", extractor = "EXTRACT(labels.${local.log_label_outcome})" }
+        stage   = { description = "intake or reconcile.", extractor = "EXTRACT(jsonPayload.${local.log_field.stage})" }
+      }
+      exponential_buckets = null
+      explicit_buckets    = null
     }
-    labels {
-      key         = "stage"
-      description = "intake or reconcile."
+    # How long a request of the reconcile stage took, GitHub waits included: 50 ms to about
+    # 27 minutes, beyond the 600 s ack deadline.
+    reconcile_duration = {
+      description         = "Seconds each request of the ${var.name} reconcile stage took, by outcome."
+      display_name        = "${var.name} reconcile duration"
+      filter              = null
+      field               = local.log_field.duration
+      unit                = "s"
+      labels              = local.by_outcome
+      exponential_buckets = { num_finite_buckets = 15, growth_factor = 2, scale = 0.05 }
+      explicit_buckets    = null
+    }
+    # GitHub requests each request of the reconcile stage sent, retries included.
+    github_requests = {
+      description         = "GitHub requests per request of the ${var.name} reconcile stage, retries included, by outcome."
+      display_name        = "${var.name} GitHub requests per request"
+      filter              = null
+      field               = local.log_field.github_requests
+      unit                = "1"
+      labels              = local.by_outcome
+      exponential_buckets = { num_finite_buckets = 12, growth_factor = 2, scale = 1 }
+      explicit_buckets    = null
+    }
+    # Rate-limit points each request of the reconcile stage cost.
+    github_points = {
+      description         = "GitHub rate-limit points per request of the ${var.name} reconcile stage, by outcome."
+      display_name        = "${var.name} GitHub points per request"
+      filter              = null
+      field               = local.log_field.github_points
+      unit                = "1"
+      labels              = local.by_outcome
+      exponential_buckets = { num_finite_buckets = 12, growth_factor = 2, scale = 1 }
+      explicit_buckets    = null
+    }
+    # The installation's remaining rate-limit points after each request of the reconcile stage
+    # (records that know them). A distribution, since a log-based metric has no gauge: its low
+    # percentile over a few minutes is the budget left. The buckets are fine where the alert
+    # looks (a few hundred points) and coarse above; an installation has 5000 to 12500 points
+    # an hour (15000 on Enterprise Cloud).
+    github_remaining = {
+      description  = "Remaining GitHub rate-limit points of an installation after each request of the ${var.name} reconcile stage."
+      display_name = "${var.name} GitHub points remaining"
+      filter       = null
+      field        = local.log_field.github_remaining
+      unit         = "1"
+      labels = {
+        installation_id = { description = "The GitHub App installation the budget belongs to.", extractor = "EXTRACT(jsonPayload.${local.log_field.installation_id})" }
+      }
+      exponential_buckets = null
+      explicit_buckets    = [0, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000, 12500, 15000]
     }
   }
-
-  label_extractors = {
-    outcome = "EXTRACT(labels.${local.log_label_outcome})"
-    stage   = "EXTRACT(jsonPayload.${local.log_field.stage})"
-  }
-
-  depends_on = [google_project_service.apis]
 }
 
-# How long a request of the reconcile stage took, GitHub waits included.
-resource "google_logging_metric" "reconcile_duration" {
+resource "google_logging_metric" "log" {
+  for_each = local.log_metrics
+
   project         = var.project_id
-  name            = "${var.name}/reconcile_duration"
-  description     = "Seconds each request of the ${var.name} reconcile stage took, by outcome."
-  filter          = "${local.reconcile_records} AND jsonPayload.${local.log_field.duration}:*"
-  value_extractor = "EXTRACT(jsonPayload.${local.log_field.duration})"
+  name            = "${var.name}/${each.key}"
+  description     = each.value.description
+  filter          = each.value.field == null ? each.value.filter : "${local.reconcile_records} AND jsonPayload.${each.value.field}:*"
+  value_extractor = each.value.field == null ? null : "EXTRACT(jsonPayload.${each.value.field})"
 
   metric_descriptor {
     metric_kind  = "DELTA"
-    value_type   = "DISTRIBUTION"
-    unit         = "s"
-    display_name = "${var.name} reconcile duration"
+    value_type   = each.value.field == null ? "INT64" : "DISTRIBUTION"
+    unit         = each.value.unit
+    display_name = each.value.display_name
 
-    labels {
-      key         = "outcome"
-      description = "What became of the request."
+    dynamic "labels" {
+      for_each = each.value.labels
+      content {
+        key         = labels.key
+        description = labels.value.description
+      }
     }
   }
 
-  label_extractors = {
-    outcome = "EXTRACT(labels.${local.log_label_outcome})"
-  }
+  label_extractors = { for k, l in each.value.labels : k => l.extractor }
 
-  # 50 ms to about 27 minutes: beyond the 600 s ack deadline.
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 15
-      growth_factor      = 2
-      scale              = 0.05
-    }
-  }
-
-  depends_on = [google_project_service.apis]
-}
-
-# GitHub requests each request of the reconcile stage sent, retries included.
-resource "google_logging_metric" "github_requests" {
-  project         = var.project_id
-  name            = "${var.name}/github_requests"
-  description     = "GitHub requests per request of the ${var.name} reconcile stage, retries included, by outcome."
-  filter          = "${local.reconcile_records} AND jsonPayload.${local.log_field.github_requests}:*"
-  value_extractor = "EXTRACT(jsonPayload.${local.log_field.github_requests})"
-
-  metric_descriptor {
-    metric_kind  = "DELTA"
-    value_type   = "DISTRIBUTION"
-    unit         = "1"
-    display_name = "${var.name} GitHub requests per request"
-
-    labels {
-      key         = "outcome"
-      description = "What became of the request."
-    }
-  }
-
-  label_extractors = {
-    outcome = "EXTRACT(labels.${local.log_label_outcome})"
-  }
-
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 12
-      growth_factor      = 2
-      scale              = 1
-    }
-  }
-
-  depends_on = [google_project_service.apis]
-}
-
-# Rate-limit points each request of the reconcile stage cost.
-resource "google_logging_metric" "github_points" {
-  project         = var.project_id
-  name            = "${var.name}/github_points"
-  description     = "GitHub rate-limit points per request of the ${var.name} reconcile stage, by outcome."
-  filter          = "${local.reconcile_records} AND jsonPayload.${local.log_field.github_points}:*"
-  value_extractor = "EXTRACT(jsonPayload.${local.log_field.github_points})"
-
-  metric_descriptor {
-    metric_kind  = "DELTA"
-    value_type   = "DISTRIBUTION"
-    unit         = "1"
-    display_name = "${var.name} GitHub points per request"
-
-    labels {
-      key         = "outcome"
-      description = "What became of the request."
-    }
-  }
-
-  label_extractors = {
-    outcome = "EXTRACT(labels.${local.log_label_outcome})"
-  }
-
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 12
-      growth_factor      = 2
-      scale              = 1
+  dynamic "bucket_options" {
+    for_each = each.value.field == null ? [] : [each.value]
+    content {
+      dynamic "exponential_buckets" {
+        for_each = bucket_options.value.exponential_buckets == null ? [] : [bucket_options.value.exponential_buckets]
+        content {
+          num_finite_buckets = exponential_buckets.value.num_finite_buckets
+          growth_factor      = exponential_buckets.value.growth_factor
+          scale              = exponential_buckets.value.scale
+        }
+      }
+      dynamic "explicit_buckets" {
+        for_each = bucket_options.value.explicit_buckets == null ? [] : [bucket_options.value.explicit_buckets]
+        content {
+          bounds = explicit_buckets.value
+        }
+      }
     }
   }
 
   depends_on = [google_project_service.apis]
 }
 
-# The installation's remaining rate-limit points after each request of the reconcile stage
-# (records that know them). A distribution, since a log-based metric has no gauge: its low
-# percentile over a few minutes is the budget left.
-resource "google_logging_metric" "github_remaining" {
-  project         = var.project_id
-  name            = "${var.name}/github_remaining"
-  description     = "Remaining GitHub rate-limit points of an installation after each request of the ${var.name} reconcile stage."
-  filter          = "${local.reconcile_records} AND jsonPayload.${local.log_field.github_remaining}:*"
-  value_extractor = "EXTRACT(jsonPayload.${local.log_field.github_remaining})"
+moved {
+  from = google_logging_metric.outcomes
+  to   = google_logging_metric.log["outcomes"]
+}
 
-  metric_descriptor {
-    metric_kind  = "DELTA"
-    value_type   = "DISTRIBUTION"
-    unit         = "1"
-    display_name = "${var.name} GitHub points remaining"
+moved {
+  from = google_logging_metric.reconcile_duration
+  to   = google_logging_metric.log["reconcile_duration"]
+}
 
-    labels {
-      key         = "installation_id"
-      description = "The GitHub App installation the budget belongs to."
-    }
-  }
+moved {
+  from = google_logging_metric.github_requests
+  to   = google_logging_metric.log["github_requests"]
+}
 
-  label_extractors = {
-    installation_id = "EXTRACT(jsonPayload.${local.log_field.installation_id})"
-  }
+moved {
+  from = google_logging_metric.github_points
+  to   = google_logging_metric.log["github_points"]
+}
 
-  # Fine where the alert looks (a few hundred points), coarse above; an installation has
-  # 5000 to 12500 points an hour (15000 on Enterprise Cloud).
-  bucket_options {
-    explicit_buckets {
-      bounds = [0, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000, 12500, 15000]
-    }
-  }
-
-  depends_on = [google_project_service.apis]
+moved {
+  from = google_logging_metric.github_remaining
+  to   = google_logging_metric.log["github_remaining"]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {
@@ -398,7 +374,7 @@ resource "google_monitoring_alert_policy" "failures" {
     display_name = "failure outcomes > 0"
 
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.outcomes.name}\" AND metric.labels.outcome=one_of(\"failed\", \"gave_up\", \"invalid\")"
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.log["outcomes"].name}\" AND metric.labels.outcome=one_of(\"failed\", \"gave_up\", \"invalid\")"
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -442,7 +418,7 @@ resource "google_monitoring_alert_policy" "github_budget" {
     display_name = "remaining GitHub points < ${var.alert_github_remaining_points}"
 
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.github_remaining.name}\""
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.log["github_remaining"].name}\""
       comparison      = "COMPARISON_LT"
       threshold_value = var.alert_github_remaining_points
       duration        = "0s"
@@ -526,18 +502,18 @@ locals {
     { title = "Outcomes by kind and stage", xyChart = { dataSets = [{
       plotType = "STACKED_BAR", targetAxis = "Y1"
       timeSeriesQuery = { timeSeriesFilter = {
-        filter      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.outcomes.name}\""
+        filter      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.log["outcomes"].name}\""
         aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.outcome", "metric.label.stage"] }
       } }
     }] } },
     { title = "Reconcile duration p50 and p95 (s)", xyChart = { dataSets = [for p in ["50", "95"] : {
       plotType = "LINE", targetAxis = "Y1"
       timeSeriesQuery = { timeSeriesFilter = {
-        filter      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.reconcile_duration.name}\""
+        filter      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.log["reconcile_duration"].name}\""
         aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_PERCENTILE_${p}", groupByFields = [] }
       } }
     }] } },
-    { title = "GitHub requests and points per request (p95)", xyChart = { dataSets = [for m in [google_logging_metric.github_requests.name, google_logging_metric.github_points.name] : {
+    { title = "GitHub requests and points per request (p95)", xyChart = { dataSets = [for m in [google_logging_metric.log["github_requests"].name, google_logging_metric.log["github_points"].name] : {
       plotType = "LINE", targetAxis = "Y1"
       timeSeriesQuery = { timeSeriesFilter = {
         filter      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${m}\""
@@ -547,7 +523,7 @@ locals {
     { title = "GitHub points remaining by installation (p05)", xyChart = { dataSets = [{
       plotType = "LINE", targetAxis = "Y1"
       timeSeriesQuery = { timeSeriesFilter = {
-        filter      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.github_remaining.name}\""
+        filter      = "resource.type=\"cloud_run_revision\" AND metric.type=\"${local.user_metric}${google_logging_metric.log["github_remaining"].name}\""
         aggregation = { alignmentPeriod = "300s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_PERCENTILE_05", groupByFields = ["metric.label.installation_id"] }
       } }
     }] } },

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/sethvargo/go-envconfig"
 	"github.com/zclconf/go-cty/cty"
@@ -339,29 +340,86 @@ type metricRow struct {
 	value  string
 }
 
-// applyMetric runs a google_logging_metric's filter and extractors over entries.
-func applyMetric(t *testing.T, c *tfConfig, set map[string]cty.Value, b *hclsyntax.Block, entries []logEntry) []metricRow {
+// metricInstance is one google_logging_metric instance: its block, and the context its
+// attributes evaluate in (with each.key and each.value when the block has a for_each).
+type metricInstance struct {
+	block *hclsyntax.Block
+	ctx   *hcl.EvalContext
+}
+
+// logMetrics returns the module's log-based metrics by short name: the for_each key of an
+// instance, or the name of a block without one.
+func logMetrics(t *testing.T, c *tfConfig, set map[string]cty.Value) map[string]metricInstance {
 	t.Helper()
-	f, err := parseLogFilter(evalStr(t, c, set, b.Body, "filter"))
+	ctx, err := c.evalContext(set)
 	if err != nil {
-		t.Fatalf("%s: %v", b.Labels[1], err)
+		t.Fatal(err)
+	}
+	out := map[string]metricInstance{}
+	for name, b := range c.ofType("google_logging_metric") {
+		if _, ok := b.Body.Attributes["for_each"]; !ok {
+			out[name] = metricInstance{b, ctx}
+			continue
+		}
+		for it := evalIn(t, ctx, b.Body, "for_each").ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			ectx := ctx.NewChild()
+			ectx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k, "value": v})}
+			out[k.AsString()] = metricInstance{b, ectx}
+		}
+	}
+	return out
+}
+
+// blockKeys returns the key attribute of each nested block of a type, static or dynamic.
+func blockKeys(t *testing.T, ctx *hcl.EvalContext, b *hclsyntax.Body, typ string) []string {
+	t.Helper()
+	var keys []string
+	for _, l := range child(b, typ) {
+		keys = append(keys, evalIn(t, ctx, l.Body, "key").AsString())
+	}
+	for _, d := range child(b, "dynamic") {
+		if d.Labels[0] != typ {
+			continue
+		}
+		content := one(d.Body, "content")
+		for it := evalIn(t, ctx, d.Body, "for_each").ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			ectx := ctx.NewChild()
+			ectx.Variables = map[string]cty.Value{typ: cty.ObjectVal(map[string]cty.Value{"key": k, "value": v})}
+			keys = append(keys, evalIn(t, ectx, content.Body, "key").AsString())
+		}
+	}
+	return keys
+}
+
+// applyMetric runs a log-based metric's filter and extractors over entries.
+func applyMetric(t *testing.T, name string, m metricInstance, entries []logEntry) []metricRow {
+	t.Helper()
+	body := m.block.Body
+	f, err := parseLogFilter(evalIn(t, m.ctx, body, "filter").AsString())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
 	extractors := map[string]string{}
-	if _, ok := b.Body.Attributes["label_extractors"]; ok {
-		for k, v := range evalAttr(t, c, set, b.Body, "label_extractors").AsValueMap() {
+	if _, ok := body.Attributes["label_extractors"]; ok {
+		for k, v := range evalIn(t, m.ctx, body, "label_extractors").AsValueMap() {
 			extractors[k] = v.AsString()
 		}
 	}
 	// Every label extracted is declared in the descriptor, and the other way round.
 	var declared []string
-	if md := one(b.Body, "metric_descriptor"); md != nil {
-		for _, l := range child(md.Body, "labels") {
-			k, _ := literalString(l.Body, "key")
-			declared = append(declared, k)
-		}
+	if md := one(body, "metric_descriptor"); md != nil {
+		declared = blockKeys(t, m.ctx, md.Body, "labels")
 	}
 	if got := slices.Sorted(maps.Keys(extractors)); !slices.Equal(got, sorted(declared)) {
-		t.Errorf("%s: label_extractors %v, metric_descriptor labels %v", b.Labels[1], got, sorted(declared))
+		t.Errorf("%s: label_extractors %v, metric_descriptor labels %v", name, got, sorted(declared))
+	}
+	valueExtractor := ""
+	if _, ok := body.Attributes["value_extractor"]; ok {
+		if v := evalIn(t, m.ctx, body, "value_extractor"); !v.IsNull() {
+			valueExtractor = v.AsString()
+		}
 	}
 	var rows []metricRow
 	for _, e := range entries {
@@ -372,20 +430,20 @@ func applyMetric(t *testing.T, c *tfConfig, set map[string]cty.Value, b *hclsynt
 		for k, x := range extractors {
 			v, ok, err := extract(e, x)
 			if err != nil {
-				t.Fatalf("%s: %v", b.Labels[1], err)
+				t.Fatalf("%s: %v", name, err)
 			}
 			if !ok {
-				t.Errorf("%s: label %s: %s finds nothing in a selected record: %v", b.Labels[1], k, x, e)
+				t.Errorf("%s: label %s: %s finds nothing in a selected record: %v", name, k, x, e)
 			}
 			r.labels[k] = v
 		}
-		if _, ok := b.Body.Attributes["value_extractor"]; ok {
-			v, ok, err := extract(e, evalStr(t, c, set, b.Body, "value_extractor"))
+		if valueExtractor != "" {
+			v, ok, err := extract(e, valueExtractor)
 			if err != nil {
-				t.Fatalf("%s: %v", b.Labels[1], err)
+				t.Fatalf("%s: %v", name, err)
 			}
 			if _, perr := strconv.ParseFloat(v, 64); !ok || perr != nil {
-				t.Errorf("%s: the value extractor finds no number in a selected record (%q): %v", b.Labels[1], v, e)
+				t.Errorf("%s: the value extractor finds no number in a selected record (%q): %v", name, v, e)
 			}
 			r.value = v
 		}
@@ -404,7 +462,7 @@ func TestLogMetricsOnWorkerRecords(t *testing.T) {
 	// Records of another service must never count.
 	entries = append(entries, entriesOf(t, out, "another-service")...)
 
-	metrics := c.ofType("google_logging_metric")
+	metrics := logMetrics(t, c, set)
 	names := slices.Sorted(maps.Keys(metrics))
 	if want := []string{"github_points", "github_remaining", "github_requests", "outcomes", "reconcile_duration"}; !slices.Equal(names, want) {
 		t.Fatalf("log-based metrics %v, want %v", names, want)
@@ -412,7 +470,7 @@ func TestLogMetricsOnWorkerRecords(t *testing.T) {
 
 	// outcomes: one row per outcome record of this service, outcome and stage extracted.
 	var got []string
-	for _, r := range applyMetric(t, c, set, metrics["outcomes"], entries) {
+	for _, r := range applyMetric(t, "outcomes", metrics["outcomes"], entries) {
 		got = append(got, r.labels["stage"]+"/"+r.labels["outcome"])
 	}
 	sort.Strings(got)
@@ -423,7 +481,7 @@ func TestLogMetricsOnWorkerRecords(t *testing.T) {
 
 	// The reconcile stage's per-request records: duration, requests and points, by outcome.
 	for _, name := range []string{"reconcile_duration", "github_requests", "github_points"} {
-		rows := applyMetric(t, c, set, metrics[name], entries)
+		rows := applyMetric(t, name, metrics[name], entries)
 		var outcomes []string
 		for _, r := range rows {
 			outcomes = append(outcomes, r.labels["outcome"])
@@ -443,7 +501,7 @@ func TestLogMetricsOnWorkerRecords(t *testing.T) {
 	}
 
 	// The remaining budget, by installation, from the records that know it.
-	rows := applyMetric(t, c, set, metrics["github_remaining"], entries)
+	rows := applyMetric(t, "github_remaining", metrics["github_remaining"], entries)
 	if len(rows) == 0 {
 		t.Fatal("github_remaining selects no record")
 	}
@@ -534,8 +592,8 @@ func TestAlertPolicies(t *testing.T) {
 	}
 	runbook := readme[i:]
 	metricNames := map[string]bool{}
-	for _, b := range c.ofType("google_logging_metric") {
-		metricNames["logging.googleapis.com/user/"+evalStr(t, c, set, b.Body, "name")] = true
+	for _, m := range logMetrics(t, c, set) {
+		metricNames["logging.googleapis.com/user/"+evalIn(t, m.ctx, m.block.Body, "name").AsString()] = true
 	}
 
 	covered := map[string]bool{}

@@ -85,13 +85,7 @@ output "subscription_filter" {
 
 output "log_metrics" {
   description = "Cloud Monitoring metric types of the log-based metrics (logging.googleapis.com/user/NAME/...), by short name."
-  value = {
-    outcomes           = "${local.user_metric}${google_logging_metric.outcomes.name}"
-    reconcile_duration = "${local.user_metric}${google_logging_metric.reconcile_duration.name}"
-    github_requests    = "${local.user_metric}${google_logging_metric.github_requests.name}"
-    github_points      = "${local.user_metric}${google_logging_metric.github_points.name}"
-    github_remaining   = "${local.user_metric}${google_logging_metric.github_remaining.name}"
-  }
+  value       = { for k, m in google_logging_metric.log : k => "${local.user_metric}${m.name}" }
 }
 
 output "alert_policies" {

@@ -327,6 +327,11 @@ locals {
   # variables.tf alone is what module tests give Terraform); null when unreadable, which cpu's
   # own validation refuses.
   cpu_count = try(can(regex("^[0-9]+m$", var.cpu)) ? tonumber(trimsuffix(var.cpu, "m")) / 1000 : tonumber(var.cpu), null)
+
+  # How memory's validations read a size into MiB. Each validation parses var.memory itself:
+  # Terraform finds a cycle when a variable's validation uses a local computed from it.
+  memory_size  = "^([0-9]+)(Mi|Gi|M|G)$"
+  memory_units = { Mi = 1, Gi = 1024, M = 1000000 / 1048576, G = 1000000000 / 1048576 }
 }
 
 variable "memory" {
@@ -335,13 +340,13 @@ variable "memory" {
   default     = "512Mi"
 
   validation {
-    condition     = try(alltrue([for m in [tonumber(regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[0]) * { Mi = 1, Gi = 1024, M = 1000000 / 1048576, G = 1000000000 / 1048576 }[regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[1]]] : m >= 128 && m <= 32768]), false)
+    condition     = try(alltrue([for m in [for p in [regex(local.memory_size, var.memory)] : tonumber(p[0]) * local.memory_units[p[1]]] : m >= 128 && m <= 32768]), false)
     error_message = "memory = \"${var.memory}\" is not a size from 128Mi to 32Gi such as \"512Mi\" or \"2Gi\" (units Mi, Gi, M, G)."
   }
 
   validation {
-    # In MiB, against cpu; an unreadable memory or cpu is refused by its own validation.
-    condition     = try(alltrue([for m in [tonumber(regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[0]) * { Mi = 1, Gi = 1024, M = 1000000 / 1048576, G = 1000000000 / 1048576 }[regex("^([0-9]+)(Mi|Gi|M|G)$", var.memory)[1]]] : m >= (local.cpu_count >= 6 ? 4096 : local.cpu_count >= 4 ? 2048 : 0) && m <= (local.cpu_count < 0.5 ? 512 : local.cpu_count < 1 ? 1024 : local.cpu_count * 4096)]), true)
+    # In MiB, against cpu. An unreadable memory or cpu is refused by its own validation.
+    condition     = try(alltrue([for m in [for p in [regex(local.memory_size, var.memory)] : tonumber(p[0]) * local.memory_units[p[1]]] : m >= (local.cpu_count >= 6 ? 4096 : local.cpu_count >= 4 ? 2048 : 0) && m <= (local.cpu_count < 0.5 ? 512 : local.cpu_count < 1 ? 1024 : local.cpu_count * 4096)]), true)
     error_message = "memory = \"${var.memory}\" does not fit cpu = \"${var.cpu}\": Cloud Run needs at least 2Gi with 4 CPUs and 4Gi with 6 or 8, and allows at most 512Mi below 0.5 CPU, 1Gi below 1 CPU and 4Gi per CPU from 1 CPU."
   }
 }
