@@ -20,20 +20,20 @@ type Result[T any] struct {
 	Details    T
 }
 
-// Reconciler reconciles one pull request at one SHA. It is a function of the request:
-// level-triggered and idempotent, it may run any number of times for the same request. gh is
-// a client of the request's installation.
+// Reconciler reconciles one pull request at one SHA, with gh, a client of the request's
+// installation. It must be idempotent: it may run any number of times for the same request.
 //
-// An error is retried by default, as controller-runtime does: the message is nacked and comes
-// again, and at the last delivery attempt the run is completed as failed. Return
-// Permanent(err), the terminal error, to fail the run at once; errors known to be final
-// already are (a GitHub answer that retrying cannot change, a 4xx other than 408 and 429; a
-// status GitHub would refuse). When a Result comes with a permanent error, its Details are
-// written with the failure. A panic, in the reconciler or in its details' Markdown or
-// Annotations, fails that request permanently and is logged with its stack; the process
-// serves on. ctx ends at the reconciler's timeout, the message's deadline or a shutdown: a
-// result returned once the message's context has ended is written, but the message is
-// nacked (see Worker.Handle).
+// An error is retried: the message is delivered again, and at the last delivery attempt the
+// run is completed as failed. Wrap an error with Permanent to fail the run at once. Errors
+// that a retry cannot change, such as a GitHub 4xx other than 408 and 429, are permanent
+// already. When a Result comes with a permanent error, its Details are written with the
+// failure.
+//
+// A panic, in the reconciler or in its details' Markdown or Annotations, fails only that
+// request. It is logged with its stack.
+//
+// ctx ends at the reconciler's timeout, the message's deadline or a shutdown. A result
+// returned after that is still written, and the message is delivered again.
 type Reconciler[T any] func(ctx context.Context, req *events.Request, gh *github.Client) (*Result[T], error)
 
 // ClientFactory hands out GitHub clients authenticated as an installation; installationID 0
@@ -42,12 +42,13 @@ type ClientFactory interface {
 	Client(ctx context.Context, owner, repo string, installationID int64) (*github.Client, error)
 }
 
-// Admitter admits a reconcile by its installation's GitHub budget before anything is sent;
-// *githubapp.Factory implements it. When a Worker's Clients implements it, a commit is
-// started (its runs listed) only when the budget covers finishing it: otherwise the message
-// is nacked before any request, and the refusal, transient, says when the budget returns. A
-// reconcile that outlasts InProgressAfter is admitted again for its in_progress write (1
-// point), which is left out when refused.
+// Admitter admits a reconcile by its installation's GitHub budget before anything is sent.
+// *githubapp.Factory implements it.
+//
+// When a Worker's Clients implements Admitter, a commit is started only when the budget
+// covers finishing it. Otherwise the message is nacked before any request, with a transient
+// error that says when the budget returns. A reconcile that outlasts InProgressAfter asks
+// again for its in_progress write (1 point), and skips that write when refused.
 type Admitter interface {
 	Admit(ctx context.Context, owner, repo string, installationID int64, cost int) (release func(), err error)
 }
@@ -55,14 +56,14 @@ type Admitter interface {
 // Outcome is what became of one message (or one request of it).
 type Outcome string
 
-// The outcomes of one message: what became of its check run and whether it is acked (Ack
-// tells which ack it; the others nack it, so that Pub/Sub delivers it again or, after its
-// last attempt, moves it to the dead-letter topic).
+// The outcomes of one message: what became of its check run, and whether the message is
+// acked. Ack tells which are. A nacked message is delivered again or, after its last
+// attempt, moved to the dead-letter topic.
 const (
 	// OutcomeReconciled: the check run was completed with the reconciler's conclusion. Ack.
 	OutcomeReconciled Outcome = "reconciled"
-	// OutcomeSkipped: a completed run at this SHA exists (or this rerun delivery was already
-	// done); nothing written. Ack.
+	// OutcomeSkipped: a completed run at this SHA exists, or this re-run was already done.
+	// Nothing is written. Ack.
 	OutcomeSkipped Outcome = "skipped"
 	// OutcomeIgnored: a valid message that asks for no reconcile. Ack.
 	OutcomeIgnored Outcome = "ignored"

@@ -132,11 +132,10 @@ func (e Env) cloud() cloudlog.Env {
 //
 //	func main() { worker.Main(worker.App[Details]{Reconcile: reconcile}) }
 //
-// It runs Run with the process's arguments and environment until SIGTERM (Cloud Run's
-// shutdown signal) or an interrupt, and exits 0 after a clean shutdown, help or version. A
-// command line it does not understand (a UsageError) is printed with the usage on stderr and
-// exits 2. A configuration that cannot work or any other failure is printed as one error on
-// stderr, naming every bad variable at once, and the process exits 1.
+// It runs Run with the process's arguments and environment until SIGTERM or an interrupt.
+// It exits 0 after a clean shutdown, help or version, and 2 with the usage on stderr for a
+// command line it does not understand. Any other failure, such as a bad configuration, is
+// printed on stderr as one error, and the process exits 1.
 func Main[T any](app App[T]) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	name := filepath.Base(os.Args[0])
@@ -152,11 +151,13 @@ func Main[T any](app App[T]) {
 	}
 }
 
-// Run starts the process of app in env (see Start) and serves until ctx is done (see
-// Process.Serve), or runs the subcommand env.Args names: help (-h, --help) and version
-// (-version) print on env's stdout; redrive and redeliver read only the variables they use;
-// the App's Commands run with the started process. It returns nil after a clean shutdown, and
-// a *UsageError for a command line it does not understand.
+// Run starts the process of app in env (see Start) and serves until ctx is done, or runs the
+// command that env.Args names. Help and version print on env's stdout. The redrive and
+// redeliver commands read only the variables they use. The App's Commands run with the
+// started process.
+//
+// Run returns nil after a clean shutdown, and a *UsageError for a command line it does not
+// understand.
 func Run[T any](ctx context.Context, app App[T], env Env) (err error) {
 	sub, done, err := app.dispatch(env)
 	if done || err != nil {
@@ -223,18 +224,17 @@ type Process[T any] struct {
 	closeErr  error
 }
 
-// Start reads the configuration of env (config.Worker, and the reconciler's own through
-// App.New), validates all of it, and builds the process: logging, the GitHub App's clients
-// (its key is parsed now, and checked once with GET /app: a 401 or 404 is an
-// *AppCredentialsError, no answer within AppCheckTimeout is only logged), the status manager of IDENTITY, the reconcile stage and, with
-// RECONCILE_TOPIC, the intake stage and its publisher. Nothing is served yet. Every problem of
-// the configuration is reported in the one error returned, and then nothing is left running.
+// Start reads and validates the configuration of env: config.Worker, and the reconciler's own
+// through App.New. It then builds the process without serving anything yet: logging, the
+// GitHub App's clients, the status manager, the reconcile stage and, with RECONCILE_TOPIC, the
+// intake stage.
 //
-// The decoder of both stages knows the App and the check run name, so that a Re-run of
-// another App's check run, or of another check of ours, is ignored.
+// Start checks the App's id and key once with GET /app. A 401 or 404 is an
+// *AppCredentialsError; no answer within AppCheckTimeout is only logged. Every problem of the
+// configuration is reported in the one error returned, and then nothing is left running.
 //
-// With MODE=ingress it builds the webhook ingress instead (Process.Webhook): logging, the
-// Pub/Sub client and a publisher on RELAY_TOPIC, and neither the GitHub App nor the reconciler.
+// With MODE=ingress it builds the webhook ingress instead (Process.Webhook), without the
+// GitHub App or the reconciler.
 func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err error) {
 	lookup, getenv := env.lookuper(), env.getenv()
 	cfg, cfgErr := config.Load(ctx, lookup)
@@ -252,7 +252,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err := errors.Join(cfgErr, recErr, actionsErr); err != nil {
 		return nil, err
 	}
-	cloud := env.cloud() // one for the start: the metadata server is asked for each value once
+	cloud := env.cloud()
 	logs, err := newLogging(ctx, cfg, env, cloud)
 	if err != nil {
 		return nil, err
@@ -263,10 +263,7 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 			p.Close()
 		}
 	}()
-	project := cfg.Project
-	if project == "" {
-		project = logs.Choice().Project // the Cloud Logging API's, named by the credentials
-	}
+	project := cmp.Or(cfg.Project, logs.Choice().Project)
 	if project == "" {
 		project = cloud.Project(ctx) // the metadata server's, on Cloud Run only
 	}
@@ -310,18 +307,28 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err := p.Worker.Validate(); err != nil {
 		return nil, err
 	}
+	if err := p.connect(ctx, env); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// connect makes the Pub/Sub client that pull mode and the intake stage need, and the intake
+// stage's publisher. A push-only reconcile stage needs neither.
+func (p *Process[T]) connect(ctx context.Context, env Env) (err error) {
+	cfg := p.Config
 	if !cfg.Pull() && cfg.ReconcileTopic == "" {
-		return p, nil
+		return nil
 	}
 	if p.PubSub, err = newPubSubClient(ctx, cfg, env, cfg.ReconcileTopicName(), cfg.IntakeSubscriptionName(), cfg.SubscriptionName()); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.ReconcileTopic != "" {
 		p.publisher = p.PubSub.Publisher(cfg.ReconcileTopicName())
 		p.publisher.EnableMessageOrdering = true // the ordering key is what serializes a commit
 		p.Intake = p.Worker.Intake(p.publisher)
 	}
-	return p, nil
+	return nil
 }
 
 // Serve serves both stages as the configuration says until ctx is done (MODE=ingress: the
@@ -367,9 +374,9 @@ func stopped(err error) error {
 	return err
 }
 
-// Close stops the publisher (flushing what it holds), closes the Pub/Sub client and flushes
-// the logs (within cloudlog.DefaultFlushTimeout; what is left is reported on stdout). Call it
-// once Serve has returned; later calls do nothing.
+// Close flushes and stops the publisher, closes the Pub/Sub client and flushes the logs
+// within cloudlog.DefaultFlushTimeout. Call it once Serve has returned. Later calls do
+// nothing.
 func (p *Process[T]) Close() error {
 	p.closeOnce.Do(func() {
 		if p.publisher != nil {
@@ -383,28 +390,4 @@ func (p *Process[T]) Close() error {
 		closeLogging(p.Logging)
 	})
 	return p.closeErr
-}
-
-// newLogging returns the process's logging for cfg (LOG_DESTINATION, LOG_FORMAT, LOG_LEVEL,
-// the project) in env, looking for the platform in cloud: lines on stdout, or entries through
-// the Cloud Logging API, whose generic_task resource off Cloud Run names the identity as its job.
-func newLogging(ctx context.Context, cfg *config.Worker, env Env, cloud cloudlog.Env) (*cloudlog.Logging, error) {
-	return cloudlog.New(ctx, cloudlog.Options{
-		Destination:   cfg.Destination(),
-		Format:        cfg.Format(),
-		Project:       cfg.Project,
-		Stdout:        env.stdout(),
-		Handler:       &slog.HandlerOptions{Level: cfg.Level()},
-		Env:           cloud,
-		Job:           cfg.Identity,
-		ClientOptions: env.LoggingOptions,
-	})
-}
-
-// closeLogging flushes the API's entries at shutdown, within cloudlog.DefaultFlushTimeout after
-// the in-flight work's grace; the entries it could not write are reported on stdout by Close.
-func closeLogging(logs *cloudlog.Logging) {
-	ctx, cancel := context.WithTimeout(context.Background(), cloudlog.DefaultFlushTimeout)
-	defer cancel()
-	_ = logs.Close(ctx) // its drops are already reported; nothing more to do on the way out
 }

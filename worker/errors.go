@@ -32,13 +32,13 @@ func Permanent(err error) error {
 }
 
 // IsTransient reports whether err is worth a retry. The outermost Transient or Permanent mark
-// decides. An unmarked error is permanent only when it is known to be final: a GitHub answer
-// that githubapp.IsTransient does not call transient (404, 401, 403, 422, …), a certificate
-// GitHub's host does not pass, or a status GitHub would refuse (the statusmanager's
-// ErrInvalidStatus and ErrStatusTooLarge). Any other error, such as a plain error of a
-// reconciler or of another service, is transient: it is retried, and the run is completed as
-// failed at the last delivery attempt. The worker also gives IsTransient to every status
-// session (statusmanager.Session.SetRetry), so status writes are retried on the same terms.
+// decides. An unmarked error is transient unless it is known to be final:
+//
+//   - a GitHub answer that githubapp.IsTransient does not call transient, such as 401, 403, 404 or 422;
+//   - a certificate that GitHub's host does not pass;
+//   - a status GitHub would refuse (statusmanager.ErrInvalidStatus, ErrStatusTooLarge).
+//
+// Status writes are retried on the same terms.
 func IsTransient(err error) bool {
 	if err == nil {
 		return false

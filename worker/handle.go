@@ -35,20 +35,17 @@ func messageKey(m *events.Message) string {
 	return "sum:" + hex.EncodeToString(h.Sum(nil))
 }
 
-// Handle processes one message and returns its outcome; the message may be acked exactly when
-// the outcome's Ack is true. It is the one place where the outcome of a message is decided
-// (the Outcome constants say what each does to the check run and the message); both
-// transports call it. The error explains a failed, retried, abandoned or invalid message.
+// Handle processes one message and returns its outcome. The message may be acked exactly
+// when the outcome's Ack is true. The error explains a failed, retried, abandoned or invalid
+// message. Both transports call Handle.
 //
-// A message that decodes into several requests is acked only when every request was: the
-// outcome is the first of retry, gave_up, failed, reconciled, skipped that any request had.
-// ctx bounds the whole: when it is cancelled the work stops (unless a concurrent delivery of
-// the same request still waits for it) and the message is nacked. A result the reconciler
-// returns after that, ignoring the cancellation, is still written (it is the reconciler's
-// answer), and the message is nacked all the same: its redelivery finds the commit completed
-// and is acked without another reconcile. The work also ends by
-// AckDeadline (less a margin) from now, or ctx's deadline when earlier: the reconciler is
-// stopped early enough for the final writes to fit.
+// A message that decodes into several requests is acked only when every request was. Its
+// outcome is the first of retry, gave_up, failed, reconciled, skipped that a request had.
+//
+// The work ends at AckDeadline, less a margin, or at ctx's deadline when that is earlier. The
+// reconciler is stopped early enough for the final writes to fit. When ctx is cancelled the
+// message is nacked. A result the reconciler still returns is written, so the redelivery finds
+// the commit completed.
 func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
 	w.init()
 	ctx, cancel := context.WithDeadline(ctx, messageDeadline(time.Now(), w.ackDeadline()))

@@ -28,13 +28,13 @@ type Publisher interface {
 	ResumePublish(key string)
 }
 
-// Intake is the first stage: it decodes relay events and reconcile requests, and publishes
-// each resulting request to the reconcile topic as a reconcile request with the commit as
-// ordering key, so that the ordered reconcile subscription hands out one message per commit
-// at a time across every instance. Invalid messages are nacked (the dead-letter policy moves
-// them aside) and events not for us are acked as ignored, exactly as the reconcile stage
-// would. A message is acked only after every publish succeeded. Set the fields before the
-// first call; an Intake is safe for concurrent use.
+// Intake is the first stage. It decodes relay events and reconcile requests, and publishes
+// each request to the reconcile topic with its commit as the ordering key. The ordered
+// subscription then hands out one message per commit at a time across every instance.
+//
+// Invalid messages are nacked, and events that ask for no reconcile are acked as ignored. A
+// message is acked only after every publish succeeded. Set the fields before the first call;
+// an Intake is then safe for concurrent use.
 type Intake struct {
 	// Publisher publishes to the reconcile topic (required).
 	Publisher Publisher
@@ -84,10 +84,9 @@ func (in *Intake) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Handle decodes m and publishes its requests. The outcome is forwarded (every request
-// published), ignored, invalid, or retry (a publish failed: nack, and the message comes
-// again; its requests that were published meanwhile are then published twice, which the
-// reconcile stage skips).
+// Handle decodes m and publishes its requests. The outcome is forwarded, ignored, invalid or
+// retry. On retry a publish failed and the message comes again. The requests already
+// published are then published twice, and the reconcile stage skips the second.
 func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
 	if in.OnOutcome != nil {
 		defer func() { in.OnOutcome(m, o, err) }()

@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/prreconciler/prreconciler/cloudlog"
+	"github.com/prreconciler/prreconciler/config"
 )
 
 // Fields of the records the worker writes once per request (its outcome) and once per
@@ -38,3 +40,27 @@ const (
 
 // label is a Cloud Logging label of a record about a message (names from statusmanager).
 func label(key, value string) slog.Attr { return cloudlog.Label(key, value) }
+
+// newLogging returns the process's logging for cfg (LOG_DESTINATION, LOG_FORMAT, LOG_LEVEL,
+// the project) in env, looking for the platform in cloud: lines on stdout, or entries through
+// the Cloud Logging API, whose generic_task resource off Cloud Run names the identity as its job.
+func newLogging(ctx context.Context, cfg *config.Worker, env Env, cloud cloudlog.Env) (*cloudlog.Logging, error) {
+	return cloudlog.New(ctx, cloudlog.Options{
+		Destination:   cfg.Destination(),
+		Format:        cfg.Format(),
+		Project:       cfg.Project,
+		Stdout:        env.stdout(),
+		Handler:       &slog.HandlerOptions{Level: cfg.Level()},
+		Env:           cloud,
+		Job:           cfg.Identity,
+		ClientOptions: env.LoggingOptions,
+	})
+}
+
+// closeLogging flushes the API's entries at shutdown, within cloudlog.DefaultFlushTimeout after
+// the in-flight work's grace; the entries it could not write are reported on stdout by Close.
+func closeLogging(logs *cloudlog.Logging) {
+	ctx, cancel := context.WithTimeout(context.Background(), cloudlog.DefaultFlushTimeout)
+	defer cancel()
+	_ = logs.Close(ctx) // its drops are already reported; nothing more to do on the way out
+}

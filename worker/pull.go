@@ -33,19 +33,17 @@ type PullOptions struct {
 	ShutdownGrace time.Duration
 }
 
-// Pull receives messages from sub until ctx is cancelled, handling each with Handle and
-// acking or nacking it in the handler. GitHub work never runs under Receive's context, which
-// is cancelled at shutdown: it runs under a context detached from it, cancelled only
-// ShutdownGrace after ctx, so that in-flight work finishes (and is acked) within the grace
-// and is nacked after it. Each message's work has a deadline of MaxExtension (less a margin)
-// from its receipt, so that it is answered while the client still holds its lease. Pull sets
-// sub.ReceiveSettings' MaxOutstandingMessages, MaxExtension, MaxDurationPerAckExtension and
-// ShutdownOptions, and returns when every handler has returned: nil after a shutdown, or
-// Receive's error. It refuses to start when the worker is misconfigured.
+// Pull receives messages from sub until ctx is cancelled, and acks or nacks each as Handle
+// decides. It returns when every handler has returned: nil after a shutdown, or Receive's
+// error. It refuses to start when the worker is misconfigured.
 //
-// On an ordered subscription (the reconcile topic's) the client hands this process the
-// messages of one ordering key one at a time, and Pub/Sub gives a key's next message to no
-// other subscriber until then: one reconcile per commit at a time across every instance.
+// At shutdown, work in flight may finish within ShutdownGrace, and is nacked after it. Each
+// message's work ends at MaxExtension, less a margin, from its receipt, while the client
+// still holds its lease. Pull sets sub.ReceiveSettings' MaxOutstandingMessages, MaxExtension,
+// MaxDurationPerAckExtension and ShutdownOptions.
+//
+// On an ordered subscription, Pub/Sub gives the next message of a commit to no subscriber
+// until this one is answered: one reconcile per commit at a time across every instance.
 func (w *Worker[T]) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions) error {
 	if err := w.Validate(); err != nil {
 		return err

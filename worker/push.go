@@ -27,19 +27,15 @@ const DefaultMaxBodyBytes = 15 << 20
 // no grace is configured.
 const DefaultShutdownGrace = 8 * time.Second
 
-// Validator verifies a Google-signed OIDC token for an audience; idtoken.Validate is the
-// production one.
-type Validator func(ctx context.Context, token, audience string) (*idtoken.Payload, error)
-
 // PushOptions configures the push endpoint.
 type PushOptions struct {
 	// Audience, when set, makes the handler verify the push's OIDC token (Authorization:
 	// Bearer) for this audience and answer 401 otherwise. Leave it empty behind Cloud Run's
 	// own IAM check, which strips the token's signature.
 	Audience string
-	// ServiceAccounts are the emails a token may carry (verified, issued by Google); with
-	// Audience at least one is required, since anyone can mint a Google-signed token for any
-	// audience. Several allow a rotation.
+	// ServiceAccounts are the verified emails a token may carry. With Audience at least one is
+	// required, because anyone can get a Google-signed token for any audience. Several allow a
+	// rotation.
 	ServiceAccounts []string
 	// Validator verifies tokens; nil means idtoken.Validate (tests inject their own).
 	Validator Validator
@@ -113,10 +109,10 @@ func isTransportHeader(name string) bool {
 //     X-Appengine-*, X-Serverless-*), which are dropped;
 //   - an unwrapped push without metadata: the body is the data, with no id or attributes.
 //
-// A body meant as an envelope (a JSON object with "message") that does not parse as one
-// is refused with an *events.InvalidMessageError naming the envelope field that is wrong, beside
-// what was read of the message (its id, for the logs); any other body is left for the decoder
-// to judge.
+// A body meant as an envelope, a JSON object with "message", that does not parse as one is
+// refused with an *events.InvalidMessageError that names the wrong field. The message that
+// comes with the error holds what could be read, such as its id. Any other body is left for
+// the decoder to judge.
 func ParsePush(h http.Header, body []byte) (*events.Message, error) {
 	if h.Get(HeaderMessageID) != "" {
 		m := &events.Message{ID: h.Get(HeaderMessageID), Data: body, Attributes: map[string]string{}}
@@ -163,17 +159,14 @@ func ParsePush(h http.Header, body []byte) (*events.Message, error) {
 //     opts.Intake is nil, so that a misrouted subscription loses nothing;
 //   - GET (and HEAD) /healthz answers 200.
 //
-// A POST is answered 204 when the message may be acked, or a non-2xx status with a short
-// reason when it is nacked (400 invalid, 503 retry, 401 unauthenticated, 413 too large); it is
-// never answered 202, which the emulator treats as a nack. Another method on these paths gets
-// 405 with Allow (a POST to /healthz does no work); other paths get 404. A reconcile
-// push gets a deadline of AckDeadline (less a margin) from its arrival, so that it is
-// answered before Pub/Sub would push it again.
+// A POST is answered 204 when the message may be acked. A nacked message gets a short reason
+// and 400 (invalid), 401 (unauthenticated), 413 (too large) or 503 (retry). Another method on
+// these paths gets 405 with Allow, and other paths get 404. A reconcile push must be answered
+// before AckDeadline, less a margin, from its arrival.
 //
-// PushHandler panics when the worker or opts.Intake is misconfigured (see Validate), or
-// opts.Audience is set without opts.ServiceAccounts, as
-// http.Handle does with a nil handler: an endpoint that would answer every push with a retry
-// must not start. Serve and ServeListener return the error instead.
+// PushHandler panics, as http.Handle does with a nil handler, when the worker or opts.Intake
+// is misconfigured (see Validate), or when opts.Audience is set without opts.ServiceAccounts.
+// Serve and ServeListener return that error instead.
 func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 	if err := w.validatePush(opts); err != nil {
 		panic(err)
@@ -287,6 +280,7 @@ func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration,
 		}
 		switch {
 		case o.Ack():
+			// 204, never 202: the emulator takes a 202 for a nack.
 			rw.WriteHeader(http.StatusNoContent)
 		case o == OutcomeInvalid:
 			reply(rw, http.StatusBadRequest, string(o)+": "+errText(err))
@@ -324,34 +318,6 @@ func reply(rw http.ResponseWriter, status int, msg string) {
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	rw.WriteHeader(status)
 	io.WriteString(rw, msg+"\n")
-}
-
-// checkToken verifies the request's OIDC token: signature, audience and expiry by validate,
-// then Google's issuer and a verified email that is one of accounts. It fails closed: with no
-// accounts no token passes.
-func checkToken(r *http.Request, validate Validator, audience string, accounts []string) error {
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || tok == "" {
-		return errors.New("no bearer token")
-	}
-	p, err := validate(r.Context(), tok, audience)
-	if err != nil {
-		return fmt.Errorf("token not valid: %v", err)
-	}
-	if p.Issuer != "https://accounts.google.com" && p.Issuer != "accounts.google.com" {
-		return fmt.Errorf("token issuer %q is not Google", p.Issuer)
-	}
-	email, _ := p.Claims["email"].(string)
-	if verified, _ := p.Claims["email_verified"].(bool); !verified {
-		return fmt.Errorf("token email %q is not verified", email)
-	}
-	for _, a := range accounts {
-		if a != "" && strings.EqualFold(email, a) {
-			return nil
-		}
-	}
-	return fmt.Errorf("token email %q is not an accepted push service account", email)
 }
 
 var errShutdown = errors.New("worker: shutdown grace period over")

@@ -1,19 +1,20 @@
-// Package worker consumes reconcile requests from Pub/Sub (push or pull) and drives a
-// reconciler through the statusmanager, acking a message only once its check run is written.
+// Package worker runs a reconciler on reconcile requests from Pub/Sub. It acks a message only
+// once the request's check run is written.
 //
 // A reconciler binary's whole main is
 //
 //	func main() { worker.Main(worker.App[Details]{Reconcile: reconcile}) }
 //
-// Main (and Run, and Start, which tests and other commands use) reads the environment that
-// config.Worker documents, validates it at start-up and serves both stages: the intake stage
-// (Intake) and the ordered reconcile stage (Worker), by push (PushHandler) or pull. A
-// Reconciler is a function of one request: its errors are retried unless Permanent, its
-// panics fail only its own request, and what it logs through Logger(ctx) is behind the check
+// Main reads the environment that config.Worker documents and serves two stages, by push
+// (PushHandler) or pull (Pull). The intake stage (Intake) turns webhook events into reconcile
+// requests. The reconcile stage (Worker) runs the reconciler, one commit at a time.
+//
+// A Reconciler is a function of one request. Its errors are retried unless marked Permanent.
+// A panic fails only its own request. What it logs through Logger(ctx) is behind the check
 // run's details link.
 //
-// The API is built on go-github v60 (github.com/google/go-github/v60): a Reconciler gets a
-// *github.Client, so go-github's major version is part of this package's API and stays at v60.
+// A Reconciler gets a go-github v60 *github.Client, so that major version is part of this
+// package's API.
 package worker
 
 import (
@@ -76,11 +77,9 @@ type Worker[T any] struct {
 	// in_progress state is only worth a rate-limit point when someone can see it. 0 means
 	// DefaultInProgressAfter; a negative value writes in_progress before every reconcile.
 	InProgressAfter time.Duration
-	// Cost, when set, estimates the rate-limit points the reconciler spends on req (its reads
-	// and writes of GitHub), for the admission by budget (see Admitter); nil means
-	// DefaultReconcilerCost. DirectStatusCost is added to it (StatusCost when in_progress is
-	// always written first); a reconcile that outlasts InProgressAfter reserves one point
-	// more before its in_progress write.
+	// Cost estimates the rate-limit points the reconciler spends on req, for the admission by
+	// budget (see Admitter). nil means DefaultReconcilerCost. The worker adds the cost of its
+	// own status writes: DirectStatusCost, or StatusCost when in_progress is always written.
 	Cost func(req *events.Request) int
 	// Memory bounds each in-memory map: the delivery attempts per message id (kept when the
 	// message carries none) and the commits this process saw completed; 0 means
