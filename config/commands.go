@@ -12,9 +12,9 @@ import (
 	"github.com/sethvargo/go-envconfig"
 )
 
-// The subcommands of a reconciler binary read only what they use, so an on-call engineer
-// can run them with that and nothing else: no App key to move dead letters, no Pub/Sub to ask
-// GitHub for missed webhooks. Their variables mean what Worker's of the same name mean.
+// The commands of a reconciler binary read only the variables they use, so that an on-call
+// engineer can run them with those alone. Their variables mean what Worker's of the same name
+// mean.
 
 // Redrive is the environment of `worker redrive`: Pub/Sub, and optionally the App id and
 // check run name the decoder uses to tell our check runs from others'.

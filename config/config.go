@@ -1,9 +1,10 @@
-// Package config is the environment of a reconciler process: Worker, one struct with
-// go-envconfig's tags, read by Process (every field, whatever the others hold) and validated
-// as a whole so a bad start names every problem at once (Errors), the same
-// for every reconciler binary (worker.Main). A reconciler with settings of its own keeps them
-// in a go-envconfig struct of its own (hygiene.Config, say), read from the same environment
-// with Process and documented with VariablesOf; worker.App.New composes the two.
+// Package config reads and validates the environment of a reconciler process.
+//
+// Worker holds the variables every reconciler binary reads. Load reads all of them and
+// validates them as a whole, so that a bad start names every problem at once (Errors).
+//
+// A reconciler with settings of its own keeps them in a go-envconfig struct of its own, reads
+// them from the same environment with Process, and documents them with VariablesOf.
 package config
 
 import (
@@ -20,9 +21,9 @@ import (
 	"github.com/prreconciler/prreconciler/events"
 )
 
-// Worker is the environment of a reconciler binary (cmd/worker, or any worker.Main). The `env` tag is read by go-envconfig; the `desc`
-// tag documents the variable (README and Variables); `required:"true"` marks what Validate
-// insists on, which is also what the deployment must set.
+// Worker is the environment of a reconciler binary, such as any worker.Main. The `env` tag is
+// read by go-envconfig. The `desc` tag documents the variable (see Variables). The
+// `required:"true"` tag marks what Validate insists on, which the deployment must set.
 type Worker struct {
 	Mode string `env:"MODE, default=worker" desc:"what the process serves: worker (the intake and reconcile stages, push or pull) or ingress (only POST /webhook, GitHub's signed webhook deliveries published to RELAY_TOPIC, and GET /healthz; needs none of the GitHub App's variables)"`
 
@@ -73,18 +74,18 @@ const (
 	MinAckDeadline = 10 * time.Second
 )
 
-// MinReconcileTimeout is the shortest RECONCILE_TIMEOUT, and MinUsableAckDeadline the
-// shortest ACK_DEADLINE a worker can run in: the reconciler's shortest deadline, the final
-// status writes and the margin. Pub/Sub's own minimum (MinAckDeadline) is below it.
+// MinReconcileTimeout is the shortest RECONCILE_TIMEOUT. MinUsableAckDeadline is the shortest
+// ACK_DEADLINE a worker can run in: the shortest reconcile, the final status writes and the
+// margin. It is above Pub/Sub's own minimum, MinAckDeadline.
 const (
 	MinReconcileTimeout  = 10 * time.Second
 	MinUsableAckDeadline = MinReconcileTimeout + FinalWritesReserve + DeadlineMargin
 )
 
-// FinalWritesReserve is what a message's deadline keeps after the reconciler for the status
-// writes that record its result (two status operations of a minute at most), and
-// DeadlineMargin what it keeps before the ack deadline for the answer to reach Pub/Sub. A
-// RECONCILE_TIMEOUT longer than ACK_DEADLINE less both could never be honoured.
+// FinalWritesReserve is the time a message's deadline keeps after the reconciler for the
+// status writes that record its result: two writes of a minute at most. DeadlineMargin is
+// the time it keeps before the ack deadline for the answer to reach Pub/Sub.
+// RECONCILE_TIMEOUT must fit in ACK_DEADLINE less both.
 const (
 	FinalWritesReserve = 2 * time.Minute
 	DeadlineMargin     = 10 * time.Second
@@ -143,9 +144,8 @@ func (c *Worker) WebhookSecrets() []string {
 // RelayTopicName returns the relay topic's full resource name ("" when unset).
 func (c *Worker) RelayTopicName() string { return c.fullName(c.RelayTopic, "topics") }
 
-// Validate reports every missing or bad variable at once, each by name once, in an Errors. In
-// MODE=ingress the
-// GitHub App's variables (GITHUB_APP_ID, its key, IDENTITY) are not needed and not checked;
+// Validate reports every missing or bad variable at once, each by name once, in an Errors.
+// In MODE=ingress the GitHub App's variables and IDENTITY are not checked, and
 // WEBHOOK_SECRET and RELAY_TOPIC are.
 func (c *Worker) Validate() error {
 	if errs := c.problems(); len(errs) > 0 {
@@ -343,10 +343,10 @@ func (c *Worker) Key() ([]byte, error) {
 const MaxBackoff = 600 * time.Second
 
 // RetryWindow is how long Pub/Sub keeps redelivering a message that is never acked before
-// its dead-letter policy gives it up: between delivery k and k+1 (k = 1 … attempts-1) it
-// waits min(maxBackoff, minBackoff × 2^(k-1)), and the window is the sum of those waits.
-// Handling time is not counted, and Pub/Sub applies the backoff on a best-effort basis. With
-// 10 s and 600 s, 10 attempts span 40.5 minutes and 15 attempts 90.5 minutes.
+// its dead-letter policy gives it up. Between deliveries k and k+1 it waits
+// min(maxBackoff, minBackoff × 2^(k-1)), and the window is the sum of those waits. Handling
+// time is not counted. With backoffs of 10 s and 600 s, 10 attempts span 40.5 minutes and 15
+// attempts 90.5 minutes.
 func RetryWindow(minBackoff, maxBackoff time.Duration, attempts int) time.Duration {
 	var w time.Duration
 	d := minBackoff
@@ -408,9 +408,9 @@ type Variable struct {
 // for the deployment's tests.
 func Variables() []Variable { return VariablesOf(Worker{}) }
 
-// VariablesOf lists the variables a go-envconfig struct (or a pointer to one) reads, in
-// declaration order, from its `env`, `required` and `desc` tags: a reconciler's own
-// configuration is documented as Worker's is.
+// VariablesOf lists the variables that a go-envconfig struct, or a pointer to one, reads, in
+// declaration order, from its `env`, `required` and `desc` tags. It documents a reconciler's
+// own configuration as Variables documents Worker.
 func VariablesOf(spec any) []Variable {
 	var vs []Variable
 	t := reflect.TypeOf(spec)

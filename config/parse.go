@@ -25,8 +25,7 @@ type VariableError struct {
 func (e *VariableError) Error() string { return e.Name + ": " + e.Problem }
 
 // Errors are the problems of a configuration, at most one per variable, in the order the
-// variables are declared. Callers find a variable's problem with errors.As on a
-// *VariableError, or range over the list found with errors.As on Errors.
+// variables are declared. errors.As finds a variable's *VariableError in it.
 type Errors []*VariableError
 
 func (es Errors) Error() string {
@@ -59,12 +58,11 @@ func (es Errors) has(name string) bool {
 	return false
 }
 
-// Process reads the go-envconfig struct spec points to from l (the process environment when
-// nil), as Load reads Worker. Every variable is read, whatever the others hold: a value that
-// does not parse, or a required one that is missing (`env:"NAME, required"`), is reported in
-// the returned Errors by its variable's name, all of them at once. A field that already
-// holds a value keeps it unless its tag says `overwrite`, as go-envconfig does. It does not
-// validate.
+// Process reads the go-envconfig struct that spec points to from l, or from the process
+// environment when l is nil. Every variable is read, whatever the others hold. Each value
+// that does not parse, and each required one that is missing, is reported by its name in the
+// returned Errors. A field that already holds a value keeps it unless its tag says
+// `overwrite`, as in go-envconfig. Process does not validate.
 func Process(ctx context.Context, l envconfig.Lookuper, spec any) error {
 	if l == nil {
 		l = envconfig.OsLookuper()

@@ -8,8 +8,8 @@ import (
 )
 
 // The accessors below hand out the validated configuration as the types its users take, with
-// the meaning of zero applied here once, so that no caller parses or translates a value again.
-// On a Worker that Validate refused they return the defaults.
+// the meaning of zero applied once here. On a Worker that Validate refused they return the
+// defaults.
 
 // Level is LOG_LEVEL.
 func (c *Worker) Level() slog.Level {
@@ -29,16 +29,17 @@ func (c *Worker) Format() cloudlog.Format {
 	return f
 }
 
-// GitHubBudgetReserve is GITHUB_BUDGET_RESERVE as githubapp.Options.BudgetReserve takes it:
-// there 0 means the default and a negative value none, here 0 means none.
+// GitHubBudgetReserve is GITHUB_BUDGET_RESERVE as githubapp.Options.BudgetReserve takes it.
+// A reserve of 0 is returned as a negative value, which means none there.
 func (c *Worker) GitHubBudgetReserve() int { return noneAsNegative(c.BudgetReserve) }
 
-// GitHubResetJitter is GITHUB_RESET_JITTER as githubapp.Options.ResetJitter takes it: there 0
-// means the default and a negative value none, here 0 means none.
+// GitHubResetJitter is GITHUB_RESET_JITTER as githubapp.Options.ResetJitter takes it. A
+// jitter of 0 is returned as a negative value, which means none there.
 func (c *Worker) GitHubResetJitter() time.Duration { return noneAsNegative(c.ResetJitter) }
 
-// WorkerInProgressAfter is IN_PROGRESS_AFTER as worker.Worker.InProgressAfter takes it: there 0
-// means the default and a negative value "always in_progress first", which is what 0 means here.
+// WorkerInProgressAfter is IN_PROGRESS_AFTER as worker.Worker.InProgressAfter takes it. A
+// value of 0 is returned as a negative value, which means in_progress before every reconcile
+// there.
 func (c *Worker) WorkerInProgressAfter() time.Duration { return noneAsNegative(c.InProgressAfter) }
 
 func noneAsNegative[N int | time.Duration](v N) N {
