@@ -211,13 +211,13 @@ func (f *Factory) RateLimit(installationID int64) (RateLimit, bool) {
 
 // Admit decides whether a reconcile of owner/repo that will cost about cost rate-limit points
 // may start now, before anything is sent to GitHub. It reserves the points until release is
-// called, so that concurrent reconciles of one installation do not all count on the same
-// budget. It refuses with a *BudgetError (transient) while GitHub asked the installation to
-// wait, or when the budget known from the last answers, less what is reserved, cannot cover
-// cost and the reserve (Options.BudgetReserve) before the reset; after a reset, it waits
-// this process's jitter (Options.ResetJitter) first. A budget that was never read is read
-// first (GET /rate_limit, which costs no point). installationID 0 means the repository's
-// installation, when this Factory has looked it up; else it admits.
+// called, so that concurrent reconciles of one installation do not count on the same budget.
+//
+// Admit refuses with a *BudgetError while GitHub asks the installation to wait, and when the
+// known budget, less what is reserved, cannot cover cost and Options.BudgetReserve before the
+// reset. After a reset it waits this process's Options.ResetJitter first. A budget never read
+// is read with GET /rate_limit, which costs no point. installationID 0 means the repository's
+// installation when this Factory has looked it up; otherwise Admit admits.
 func (f *Factory) Admit(ctx context.Context, owner, repo string, installationID int64, cost int) (release func(), err error) {
 	id := installationID
 	if id == 0 {

@@ -15,16 +15,18 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
-// IsTransient reports whether an error from GitHub is worth retrying later, as opposed to permanent.
+// IsTransient reports whether an error from GitHub is worth retrying later. These are
+// transient:
 //
-// Transient: a reconcile not admitted (*BudgetError); 5xx, 408 and 429 answers; primary (*github.RateLimitError) and secondary
-// (*github.AbuseRateLimitError, or a 403 whose message says "secondary rate limit") rate limits;
-// 202 Accepted (*github.AcceptedError, GitHub is still computing); context deadlines and
-// cancellations (the work was cut short, not refused); timeouts, refused, reset and closed
-// connections and DNS failures; an installation token fetch (*ghinstallation.HTTPError) that failed
-// in one of these ways.
+//   - a reconcile not admitted (*BudgetError);
+//   - 5xx, 408 and 429 answers, and 202 Accepted (GitHub is still computing);
+//   - primary and secondary rate limits, including a 403 whose message says
+//     "secondary rate limit";
+//   - context deadlines and cancellations: the work was cut short, not refused;
+//   - timeouts, refused, reset and closed connections, and DNS failures;
+//   - an installation token fetch that failed in one of these ways.
 //
-// Permanent: other 4xx (404, 401, 403, 422, ...), certificate errors, errors it does not know, and nil.
+// Other 4xx answers, certificate errors, errors it does not know, and nil are not.
 func IsTransient(err error) bool {
 	if err == nil {
 		return false

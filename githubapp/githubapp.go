@@ -1,5 +1,9 @@
-// Package githubapp builds go-github clients for the installations of a GitHub App,
-// with cached installation tokens, secondary-rate-limit waits and bounded retries of safe requests.
+// Package githubapp builds go-github clients for the installations of a GitHub App.
+//
+// A Factory hands out one client per installation, with cached installation tokens,
+// conditional reads, waits on secondary rate limits and bounded retries of safe requests. It
+// also admits work by an installation's rate-limit budget (Admit), and Usage counts what the
+// requests of one context cost.
 package githubapp
 
 import (
@@ -30,12 +34,12 @@ const DefaultRetryBudget = 30 * time.Second
 
 // Options configures a Factory. The zero value talks to api.github.com with the default budget.
 type Options struct {
-	// BaseURL is the API root: default "https://api.github.com/"; GitHub Enterprise Server
-	// "https://HOST/api/v3/"; a fake's URL followed by "/". A missing trailing slash is added.
+	// BaseURL is the API root, "https://api.github.com/" by default. For GitHub Enterprise
+	// Server it is "https://HOST/api/v3/". A missing trailing slash is added.
 	BaseURL string
 	// RetryBudget is the total time one request may spend waiting on secondary rate limits and
-	// on retries of 5xx answers and connection errors; 0 means DefaultRetryBudget. Past it the
-	// last error is returned (callers nack and let the message come back later).
+	// on retries of 5xx answers and connection errors. 0 means DefaultRetryBudget. Past it the
+	// last error is returned.
 	RetryBudget time.Duration
 	// Transport is the base transport, default http.DefaultTransport.
 	Transport http.RoundTripper
@@ -198,21 +202,17 @@ func (f *Factory) appClient() *github.Client {
 // endpoints (GET /app, its webhook deliveries), which spend no installation's rate limit.
 func (f *Factory) AppClient() *github.Client { return f.appClient() }
 
-// Client returns the cached client of an installation. With installationID 0 the installation is
-// looked up from the repository (GET /repos/{owner}/{repo}/installation, authenticated as the
-// App) and the answer cached per owner/repo, case-insensitively; failed lookups are not cached.
-// No request is made for a known installation: its token is fetched on the first API call and
-// refreshed by ghinstallation a minute before it expires.
+// Client returns the cached client of an installation. With installationID 0 the
+// installation is looked up from the repository, as the App, and cached per owner/repo.
+// Failed lookups are not cached. Client itself sends no request for a known installation: the
+// token is fetched on the first API call and refreshed before it expires.
 //
-// An installation id does not live forever: uninstalling and reinstalling the App gives the
-// account a new one, and GitHub then refuses the old id's token (404, or 401 for a token it
-// revoked). When that happens the cached id is dropped and the installation of the request's
-// repository is looked up again, once; the request is sent again with the new installation's
-// token (see installationAuth).
+// When GitHub refuses an installation's token because the App was reinstalled, the client
+// looks the repository's installation up again, once, and sends the request again.
 //
-// A client is shared by everything that works on the installation, on purpose: go-github remembers a
-// primary rate limit (and a secondary one that outlasted the retry budget) and then fails calls
-// locally, without a request, until GitHub's reset time; IsTransient reports those errors as transient.
+// Everything that works on an installation shares its client. go-github then remembers a
+// spent rate limit for all of them and fails their calls without a request until the reset.
+// IsTransient reports those errors as transient.
 func (f *Factory) Client(ctx context.Context, owner, repo string, installationID int64) (*github.Client, error) {
 	if installationID < 0 {
 		return nil, fmt.Errorf("githubapp: invalid installation id %d", installationID)

@@ -15,15 +15,15 @@ import (
 // installationAuth authenticates a client's requests as an installation, and follows the
 // installation when the App is reinstalled.
 //
-// An installation id is not forever: after the App is uninstalled and installed again, the
-// account's installation has a new id; GitHub refuses the old id's token (404 from the token
-// endpoint) and the tokens it issued (401 Bad credentials). A refused request never reached
-// the API, so it is safe to send again, whatever its method. On such a refusal the Factory
-// forgets the old id (its cached lookups, its client and its token), looks the installation
-// of the request's repository up again, and the request is sent once more with the new
-// installation's token; the client acts as that installation from then on. Without this the
-// old id would stay cached until the process restarts, and every message of the account
-// would fail permanently.
+// After the App is uninstalled and installed again, the account's installation has a new id.
+// GitHub then refuses the old id's token with a 404 from the token endpoint, and the tokens it
+// issued with 401 Bad credentials. A refused request never reached the API, so it is safe to
+// send again, whatever its method.
+//
+// On such a refusal the Factory forgets the old id, with its cached lookups, client and
+// token. It looks the installation of the request's repository up again and sends the request
+// once more with the new installation's token. The client acts as that installation from then
+// on. Without this, every message of the account would fail until the process restarts.
 type installationAuth struct {
 	f  *Factory
 	id atomic.Int64 // the installation this client acts as

@@ -8,22 +8,21 @@ import (
 	"sync"
 )
 
-// Usage counts what the installation requests made with one context cost: how many were
-// sent and how many rate-limit points they spent, and the installation's budget after them.
-// The worker puts one in the context of each reconcile (WithUsage) and logs it with the
-// outcome, so that the cost of every message can be read from the logs. The zero value is
-// ready to use; it is safe for concurrent use.
+// Usage counts what the installation requests made with one context cost: how many were sent,
+// how many rate-limit points they spent, and the installation's budget after them. Attach one
+// to a context with WithUsage. The zero value is ready to use, and it is safe for concurrent
+// use.
 //
-// A request costs one point of the primary rate limit except:
-//   - a 304 Not Modified answer to a conditional request (GitHub does not count it);
+// Every attempt counts, retries included. A request costs one point of the primary rate limit
+// except:
+//   - a 304 Not Modified answer to a conditional request, which GitHub does not count;
 //   - GET /rate_limit, which GitHub does not count;
-//   - a refusal because the limit is spent (403/429 with x-ratelimit-remaining 0), which
-//     GitHub did not serve;
-//   - a 5xx answer: GitHub does not say whether it counts a request it failed to serve, and
-//     the fake (githubtest) does not; counting it would make an outage look like spending.
+//   - a refusal because the limit is spent, which GitHub did not serve;
+//   - a 5xx answer. GitHub does not say whether it counts a request it failed to serve, and
+//     counting it would make an outage look like spending.
 //
-// Every attempt counts, retries included: each reached GitHub. The App's own requests (the
-// installation token, the installation lookup) are not the installation's and are not counted.
+// The App's own requests, such as the installation token, are not the installation's and
+// are not counted.
 type Usage struct {
 	mu           sync.Mutex
 	requests     int
