@@ -25,9 +25,9 @@ func (r *Request) OrderingKey() string {
 //	 "sha":"6dcb09b5b57875f334f61aebed695e2e4193db5e","installationId":42,"rerun":false,
 //	 "deliveryId":"72d3162e-cc78-11e3-81ab-4c9367dc0958"}
 //
-// installationId, rerun, deliveryId, baseSha, changedFiles and trigger are left out when zero. The delivery id travels with
-// the request so that a request forwarded by the intake stage keeps the GitHub delivery it
-// came from (the reconcile message's own id is new).
+// installationId, rerun, deliveryId, baseSha, changedFiles and trigger are left out when
+// zero. A request forwarded by the intake stage thus keeps the id of the GitHub delivery it
+// came from.
 func (r Request) MarshalJSON() ([]byte, error) {
 	return json.Marshal(requestWire{
 		Owner:          r.Resource.Owner,

@@ -28,15 +28,13 @@ type Request struct {
 	// (base...SHA) in one request, whatever the pull request's head is by then. "" means
 	// unknown; a reconciler that needs it reads the pull request.
 	BaseSHA string
-	// ChangedFiles, when known (> 0), is the number of files the pull request changed at SHA
-	// (pull_request.changed_files of the event): it tells a reconciler whether a listing it
-	// got is all of the diff. 0 means unknown.
+	// ChangedFiles is the number of files the pull request changed at SHA, from the event.
+	// It tells a reconciler whether a listing it got is all of the diff. 0 means unknown.
 	ChangedFiles int
-	// Trigger says why the request was made: the webhook event and action that asked for it,
-	// as "event.action" ("pull_request.synchronize", "pull_request.edited",
-	// "check_run.rerequested"). "" means a request published directly, without a reason
-	// given. A reconciler can use it to tell a new commit from a change of the pull
-	// request's metadata.
+	// Trigger is the webhook event and action that asked for the request, as "event.action",
+	// such as "pull_request.synchronize" or "check_run.rerequested". It is "" for a request
+	// published directly. A reconciler can use it to tell a new commit from a change of the
+	// pull request's metadata.
 	Trigger string
 }
 

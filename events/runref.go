@@ -9,13 +9,12 @@ import (
 const runRefPrefix = "pr:"
 
 // RunRef is what a check run of ours keeps in its external_id: the pull request it was
-// written for, and the writer's own reference (the worker puts a rerun's delivery id there).
+// written for, and the writer's own reference.
 //
-// GitHub sends external_id back in every check_run event, but it lists no pull_requests for
-// the runs of a fork's pull request (the head commit is in another repository). Without the
-// number kept here, a "Re-run" click on such a run could not be traced back to its pull
-// request. The repository and the web host are never kept: they come from the event's
-// payload, so that a run on GitHub Enterprise is found on its own host.
+// GitHub sends external_id back in every check_run event, but lists no pull requests for the
+// runs of a fork's pull request. The number kept here traces a Re-run of such a run back to
+// its pull request. The repository and host are not kept: they come from the event, so that
+// a run on GitHub Enterprise is found on its own host.
 type RunRef struct {
 	// Number is the pull request number; 0 when unknown.
 	Number int
