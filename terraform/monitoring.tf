@@ -37,79 +37,68 @@ locals {
 }
 
 # The log-based metrics, by short name. A metric with a field is a distribution of that field
-# over the reconcile stage's records, in the buckets given; one without counts the records of
+# over the reconcile stage's records, in the buckets given. One without counts the records of
 # its filter. Each label has its extractor.
 locals {
-  by_outcome = {
-    outcome = { description = "What became of the request.", extractor = "EXTRACT(labels.${local.log_label_outcome})" }
+  # What a metric has unless it says otherwise: a distribution of the reconcile stage's
+  # records by outcome.
+  log_metric = {
+    filter              = null
+    field               = null
+    unit                = "1"
+    labels              = { outcome = { description = "What became of the request.", extractor = "EXTRACT(labels.${local.log_label_outcome})" } }
+    exponential_buckets = null
+    explicit_buckets    = null
   }
   log_metrics = {
     # Outcomes by kind and stage: reconciled, skipped, failed, retry, gave_up (reconcile);
     # forwarded, retry (intake); invalid, ignored (either).
-    outcomes = {
+    outcomes = merge(local.log_metric, {
       description  = "Outcomes of the ${var.name} worker: one per request reconciled and per message forwarded, invalid or ignored."
       display_name = "${var.name} outcomes"
       filter       = local.outcome_records
-      field        = null
-      unit         = "1"
       labels = {
         outcome = { description = "What became of the request or message.", extractor = "EXTRACT(labels.${local.log_label_outcome})" }
         stage   = { description = "intake or reconcile.", extractor = "EXTRACT(jsonPayload.${local.log_field.stage})" }
       }
-      exponential_buckets = null
-      explicit_buckets    = null
-    }
+    })
     # How long a request of the reconcile stage took, GitHub waits included: 50 ms to about
     # 27 minutes, beyond the 600 s ack deadline.
-    reconcile_duration = {
+    reconcile_duration = merge(local.log_metric, {
       description         = "Seconds each request of the ${var.name} reconcile stage took, by outcome."
       display_name        = "${var.name} reconcile duration"
-      filter              = null
       field               = local.log_field.duration
       unit                = "s"
-      labels              = local.by_outcome
       exponential_buckets = { num_finite_buckets = 15, growth_factor = 2, scale = 0.05 }
-      explicit_buckets    = null
-    }
+    })
     # GitHub requests each request of the reconcile stage sent, retries included.
-    github_requests = {
+    github_requests = merge(local.log_metric, {
       description         = "GitHub requests per request of the ${var.name} reconcile stage, retries included, by outcome."
       display_name        = "${var.name} GitHub requests per request"
-      filter              = null
       field               = local.log_field.github_requests
-      unit                = "1"
-      labels              = local.by_outcome
       exponential_buckets = { num_finite_buckets = 12, growth_factor = 2, scale = 1 }
-      explicit_buckets    = null
-    }
+    })
     # Rate-limit points each request of the reconcile stage cost.
-    github_points = {
+    github_points = merge(local.log_metric, {
       description         = "GitHub rate-limit points per request of the ${var.name} reconcile stage, by outcome."
       display_name        = "${var.name} GitHub points per request"
-      filter              = null
       field               = local.log_field.github_points
-      unit                = "1"
-      labels              = local.by_outcome
       exponential_buckets = { num_finite_buckets = 12, growth_factor = 2, scale = 1 }
-      explicit_buckets    = null
-    }
+    })
     # The installation's remaining rate-limit points after each request of the reconcile stage
     # (records that know them). A distribution, since a log-based metric has no gauge: its low
     # percentile over a few minutes is the budget left. The buckets are fine where the alert
     # looks (a few hundred points) and coarse above; an installation has 5000 to 12500 points
     # an hour (15000 on Enterprise Cloud).
-    github_remaining = {
+    github_remaining = merge(local.log_metric, {
       description  = "Remaining GitHub rate-limit points of an installation after each request of the ${var.name} reconcile stage."
       display_name = "${var.name} GitHub points remaining"
-      filter       = null
       field        = local.log_field.github_remaining
-      unit         = "1"
       labels = {
         installation_id = { description = "The GitHub App installation the budget belongs to.", extractor = "EXTRACT(jsonPayload.${local.log_field.installation_id})" }
       }
-      exponential_buckets = null
-      explicit_buckets    = [0, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000, 12500, 15000]
-    }
+      explicit_buckets = [0, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7500, 10000, 12500, 15000]
+    })
   }
 }
 

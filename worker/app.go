@@ -252,18 +252,16 @@ func Start[T any](ctx context.Context, app App[T], env Env) (_ *Process[T], err 
 	if err := errors.Join(cfgErr, recErr, actionsErr); err != nil {
 		return nil, err
 	}
-	cloud := env.cloud()
-	logs, err := newLogging(ctx, cfg, env, cloud)
+	p, cloud, err := newProcess[T](ctx, cfg, cfg, env)
 	if err != nil {
 		return nil, err
 	}
-	p := &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs}
 	defer func() {
 		if err != nil {
 			p.Close()
 		}
 	}()
-	project := cmp.Or(cfg.Project, logs.Choice().Project)
+	project := cmp.Or(cfg.Project, p.Logging.Choice().Project)
 	if project == "" {
 		project = cloud.Project(ctx) // the metadata server's, on Cloud Run only
 	}

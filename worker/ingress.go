@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -59,16 +58,14 @@ func ingressMode(lookup envconfig.Lookuper) bool {
 // startIngress builds the webhook ingress process of cfg: logging, the Pub/Sub client and a
 // publisher on RELAY_TOPIC, and the webhook handler. No GitHub App is needed.
 func startIngress[T any](ctx context.Context, cfg *config.Worker, env Env) (_ *Process[T], err error) {
-	cloud := env.cloud()
 	logCfg := *cfg
 	if logCfg.Identity == "" {
 		logCfg.Identity = "webhook-ingress" // the job of its log entries off Cloud Run
 	}
-	logs, err := newLogging(ctx, &logCfg, env, cloud)
+	p, _, err := newProcess[T](ctx, cfg, &logCfg, env)
 	if err != nil {
 		return nil, err
 	}
-	p := &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs}
 	defer func() {
 		if err != nil {
 			p.Close()

@@ -64,3 +64,14 @@ func closeLogging(logs *cloudlog.Logging) {
 	defer cancel()
 	_ = logs.Close(ctx) // its drops are already reported; nothing more to do on the way out
 }
+
+// newProcess returns a Process of cfg with its logging, set up from logCfg, and the cloud Env
+// the logging looked at.
+func newProcess[T any](ctx context.Context, cfg, logCfg *config.Worker, env Env) (*Process[T], cloudlog.Env, error) {
+	cloud := env.cloud()
+	logs, err := newLogging(ctx, logCfg, env, cloud)
+	if err != nil {
+		return nil, cloud, err
+	}
+	return &Process[T]{Config: cfg, Logger: slog.New(logs.Handler()), Logging: logs}, cloud, nil
+}
