@@ -34,7 +34,8 @@ func Permanent(err error) error {
 // IsTransient reports whether err is worth a retry. The outermost Transient or Permanent mark
 // decides. An unmarked error is transient unless it is known to be final:
 //
-//   - a GitHub answer that githubapp.IsTransient does not call transient, such as 401, 403, 404 or 422;
+//   - a GitHub answer that githubapp.IsTransient does not call transient, such as 401, 403,
+//     404 or 422;
 //   - a certificate that GitHub's host does not pass;
 //   - a status GitHub would refuse (statusmanager.ErrInvalidStatus, ErrStatusTooLarge).
 //
