@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -55,12 +54,11 @@ func OSEnv(getenv func(string) string) Env {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	md := metadata.NewWithOptions(&metadata.Options{Client: &http.Client{Timeout: MetadataTimeout}})
 	return Env{
 		Getenv:      getenv,
 		OnGCE:       metadata.OnGCE,
 		Credentials: detectCredentials,
-		Metadata:    md.GetWithContext,
+		Metadata:    metadata.GetWithContext, // the library's client, which uses no proxy
 		Hostname:    os.Hostname,
 	}
 }
