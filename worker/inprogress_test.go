@@ -250,3 +250,64 @@ func TestInProgressThenFailure(t *testing.T) {
 		})
 	}
 }
+
+// paused is a githubapp.Factory whose installation is paused for a while: its first admission
+// is refused with a pause of that length.
+type paused struct {
+	*githubapp.Factory
+	pause time.Duration
+	mu    sync.Mutex
+	calls int
+}
+
+func (p *paused) Admit(ctx context.Context, owner, repo string, id int64, cost int) (func(), error) {
+	p.mu.Lock()
+	p.calls++
+	first := p.calls == 1
+	p.mu.Unlock()
+	if first {
+		return nil, &githubapp.BudgetError{Installation: id, Reason: "a test pause", Until: time.Now().Add(p.pause)}
+	}
+	return p.Factory.Admit(ctx, owner, repo, id, cost)
+}
+
+// A pause of the admissions that ends within a few seconds, as one 5xx answer makes, is
+// waited out by the reconcile: a nack would spend a delivery attempt on it. A longer pause
+// nacks the message with the refusal, having sent GitHub nothing.
+func TestAdmissionWaitsOutAShortPause(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		pause time.Duration
+		want  worker.Outcome
+		calls int
+	}{
+		{"a short pause is waited out", 200 * time.Millisecond, worker.OutcomeReconciled, 2},
+		{"a long pause nacks", time.Minute, worker.OutcomeRetry, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, succeed)
+			f, err := githubapp.New(e.gh.App().ID, e.gh.App().PrivateKeyPEM, githubapp.Options{BaseURL: e.gh.URL() + "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := &paused{Factory: f, pause: tt.pause}
+			e.w.Clients = p
+			start := time.Now()
+			handle(t, e.w, request("1", 7, sha1, false), tt.want)
+			if p.calls != tt.calls {
+				t.Errorf("%d admissions asked, want %d", p.calls, tt.calls)
+			}
+			switch tt.want {
+			case worker.OutcomeReconciled:
+				if took := time.Since(start); took < tt.pause {
+					t.Errorf("reconciled after %s, before the pause of %s ended", took, tt.pause)
+				}
+			case worker.OutcomeRetry:
+				// The installation's lookup is the App's request; nothing of the installation's.
+				if n := e.gh.Count(githubtest.RouteListCheckRunsForRef) + e.gh.Count(githubtest.RouteCreateCheckRun); n != 0 {
+					t.Errorf("%d check run requests sent to GitHub during the pause", n)
+				}
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/prreconciler/prreconciler/events"
+	"github.com/prreconciler/prreconciler/githubapp"
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
@@ -62,7 +63,7 @@ func (r *run[T]) do() (Outcome, error) {
 		return OutcomeFailed, err
 	}
 	if a, ok := r.w.Clients.(Admitter); ok {
-		release, err := a.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, r.w.cost(req))
+		release, err := r.admit(a)
 		if err != nil {
 			// Nothing sent, nothing written: the message comes back after the backoff.
 			r.log.Warn("not started, GitHub's budget does not allow it: " + err.Error())
@@ -124,6 +125,34 @@ func (r *run[T]) do() (Outcome, error) {
 		return OutcomeRetry, Transient(fmt.Errorf("result written after the message's context ended: %w", context.Cause(r.ctx)))
 	}
 	return OutcomeReconciled, nil
+}
+
+// maxAdmissionWait is the longest pause of an installation's admissions that a reconcile waits
+// out instead of being nacked. A single 5xx answer pauses admissions for a second: a nack
+// would spend a delivery attempt and the subscription's backoff on it.
+const maxAdmissionWait = 5 * time.Second
+
+// admit asks a to admit the reconcile. A refusal whose pause ends within maxAdmissionWait,
+// and before the message's deadline, is waited out once.
+func (r *run[T]) admit(a Admitter) (release func(), err error) {
+	req, cost := r.req, r.w.cost(r.req)
+	release, err = a.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, cost)
+	var be *githubapp.BudgetError
+	if err == nil || !errors.As(err, &be) {
+		return release, err
+	}
+	wait := time.Until(be.Until)
+	if dl, ok := r.ctx.Deadline(); wait > maxAdmissionWait || ok && !dl.After(be.Until) {
+		return nil, err
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.ctx.Done():
+		return nil, err
+	}
+	return a.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, cost)
 }
 
 // progress is the in_progress write of a reconcile that outlasts InProgressAfter.
