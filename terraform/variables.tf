@@ -328,8 +328,12 @@ locals {
   # own validation refuses.
   cpu_count = try(can(regex("^[0-9]+m$", var.cpu)) ? tonumber(trimsuffix(var.cpu, "m")) / 1000 : tonumber(var.cpu), null)
 
-  # How memory's validations read a size into MiB. Each validation parses var.memory itself:
-  # Terraform finds a cycle when a variable's validation uses a local computed from it.
+  # How memory's validations read a size into MiB. Each validation parses var.memory itself,
+  # and there is no local of memory in MiB: Terraform finds a cycle when a variable's validation
+  # uses a local computed from that variable. The check against cpu stays a validation of
+  # memory. On cpu it would have to parse cpu itself, for the same reason. A check block only
+  # warns. A precondition on the service would not be in a plan of variables.tf alone, which
+  # is how the tests run every validation.
   memory_size  = "^([0-9]+)(Mi|Gi|M|G)$"
   memory_units = { Mi = 1, Gi = 1024, M = 1000000 / 1048576, G = 1000000000 / 1048576 }
 }

@@ -57,6 +57,17 @@ run "refuses_a_short_retry_window" {
   expect_failures = [var.max_delivery_attempts]
 }
 
+run "refuses_memory_that_does_not_fit_cpu" {
+  command = plan
+
+  # Cloud Run needs at least 2Gi with 4 CPUs; memory stays at its default 512Mi.
+  variables {
+    cpu = "4"
+  }
+
+  expect_failures = [var.memory]
+}
+
 run "ingress_and_redeliver" {
   command = apply
 
