@@ -26,8 +26,8 @@ type Result[T any] struct {
 }
 
 // Reconciler checks one pull request at one SHA and returns its Result. gh is a client of
-// the request's installation. A Reconciler logs through Logger(ctx), so that its records
-// are behind the check run's details link.
+// the request's installation. A Reconciler should log through Logger(ctx), so that its
+// records are behind the check run's details link.
 //
 // A Reconciler must be idempotent: the worker may run it any number of times for the same
 // request.

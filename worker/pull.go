@@ -105,7 +105,7 @@ func pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions, log *sl
 			pm.Nack()
 		}
 	})
-	// Receive may stop waiting for handlers after its shutdown timeout; this does not.
+	// Receive may stop waiting for handlers after its shutdown timeout. This wait does not.
 	handlers.Wait()
 	return err
 }
