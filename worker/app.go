@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -17,7 +16,6 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/sethvargo/go-envconfig"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/api/option"
 
 	"github.com/prreconciler/prreconciler/cloudlog"
 	"github.com/prreconciler/prreconciler/config"
@@ -28,105 +26,50 @@ import (
 	"github.com/prreconciler/prreconciler/webhook"
 )
 
-// App is a reconciler binary: its reconciler, and what Main, Run and Start need beyond the
-// environment. Everything else (the GitHub App and its key, the API URL, the check run name,
-// push or pull, the intake stage, timeouts, retries, budgets, push token checks, logging) is
-// read from the environment that config.Worker documents, the same for every reconciler.
+// App describes a reconciler binary: its reconciler, and what Main, Run and Start need
+// beyond the environment. Everything else is read from the environment that config.Worker
+// documents, the same for every reconciler: the GitHub App and its key, the API URL, the
+// check run name, push or pull, the intake stage, timeouts, retries, budgets, push token
+// checks and logging.
 type App[T any] struct {
-	// Reconcile is the reconciler, for one without configuration of its own.
+	// Reconcile is the reconciler, for one without configuration of its own. Set either
+	// Reconcile or New.
 	Reconcile Reconciler[T]
-	// New builds the reconciler, for one with configuration of its own: it reads its
-	// variables from lookup (config.Process on a go-envconfig struct of its own) and
-	// validates them. Its error is reported together with the worker's configuration
-	// errors, and the process does not start. Set either Reconcile or New.
+	// New builds the reconciler, for one with configuration of its own. It reads its
+	// variables from lookup, for example with config.Process on a go-envconfig struct of
+	// its own, and validates them. Its error is reported together with the worker's
+	// configuration errors, and the process does not start.
 	New func(ctx context.Context, lookup envconfig.Lookuper) (Reconciler[T], error)
 	// Cost, when set, estimates the rate-limit points the reconciler spends on a request
-	// (see Worker.Cost); nil means DefaultReconcilerCost.
+	// (see Worker.Cost). nil means DefaultReconcilerCost.
 	Cost func(req *events.Request) int
-	// PullRequestActions are pull_request actions, beyond the default opened, reopened,
-	// synchronize and ready_for_review, that re-evaluate the pull request's head commit, for
-	// a reconciler that checks metadata such as the title ("edited") or the labels
-	// ("labeled", "unlabeled"). A result belongs to a commit: each such action creates a
-	// fresh run at the head commit, as a Re-run does, and the previous run is kept. The
-	// reconciler tells why it runs from the request's Trigger ("pull_request.edited").
+	// PullRequestActions are pull_request actions that re-evaluate the pull request's head
+	// commit, beyond the default opened, reopened, synchronize and ready_for_review. They
+	// serve a reconciler that checks metadata such as the title ("edited") or the labels
+	// ("labeled", "unlabeled"). Because a result belongs to a commit, each such action
+	// creates a fresh run at the head commit, as a Re-run does, and the previous run is
+	// kept. The reconciler learns why it runs from the request's Trigger, such as
+	// "pull_request.edited".
 	PullRequestActions []string
-	// DetailsURLTemplate, when set, is the check runs' details link as a text/template of
-	// statusmanager.DetailsLink (see statusmanager.WithDetailsURLTemplate), for a reconciler
-	// whose team reads its logs elsewhere than in Cloud Logging. DETAILS_URL_TEMPLATE
-	// overrides it.
+	// DetailsURLTemplate, when set, is the check runs' details link, as a text/template of
+	// statusmanager.DetailsLink (see statusmanager.WithDetailsURLTemplate). It is for a
+	// reconciler whose team reads its logs elsewhere than in Cloud Logging.
+	// DETAILS_URL_TEMPLATE overrides it.
 	DetailsURLTemplate string
-	// Commands are the binary's own subcommands: `BINARY NAME ARGS...` starts the process
-	// (the whole configuration is read and validated, the clients are made) and runs
+	// Commands are the binary's own subcommands. `BINARY NAME ARGS...` starts the process,
+	// which reads and validates the whole configuration and makes the clients, and then runs
 	// Commands[NAME] with it instead of serving. Without arguments the binary serves. A name
-	// here takes precedence over the built-in ones (help, version, redrive, redeliver), which
-	// need only the configuration they use.
+	// here takes precedence over the built-in ones (help, version, redrive, redeliver),
+	// which need only the configuration they use.
 	Commands map[string]Command[T]
 	// Variables are the reconciler's own environment variables (config.VariablesOf on its
 	// go-envconfig struct), listed by -h after the worker's.
 	Variables []config.Variable
 }
 
-// Command is a subcommand of a reconciler binary (see App.Commands): it runs with the started
-// process p and the arguments after its name, and its error is the binary's.
+// Command is a subcommand of a reconciler binary (see App.Commands). It runs with the
+// started process p and the arguments after its name. Its error is the binary's.
 type Command[T any] func(ctx context.Context, p *Process[T], args []string) error
-
-// Env is what a process takes from outside: its arguments, its environment variables and
-// where it writes. The zero Env (with Args) is the operating system's; tests and the local
-// run give their own.
-type Env struct {
-	// Args are the command-line arguments after the program's name.
-	Args []string
-	// Name is the program's name in usage texts; "" means "BINARY".
-	Name string
-	// Lookuper gives the environment variables; nil means the process environment.
-	Lookuper envconfig.Lookuper
-	// Stdout receives the log records written as JSON lines; nil means os.Stdout.
-	Stdout io.Writer
-	// Cloud is where LOG_DESTINATION=auto looks for Cloud Run, GKE and credentials, and where
-	// the project is found when GOOGLE_CLOUD_PROJECT is not set (the metadata server, on Cloud
-	// Run); a nil Cloud.Getenv means cloudlog.OSEnv reading the variables of Lookuper.
-	Cloud cloudlog.Env
-	// PubSubOptions reach the Pub/Sub client (an in-process Pub/Sub, say).
-	PubSubOptions []option.ClientOption
-	// LoggingOptions reach the Cloud Logging client (a fake API, say).
-	LoggingOptions []option.ClientOption
-}
-
-func (e Env) name() string {
-	if e.Name == "" {
-		return "BINARY"
-	}
-	return e.Name
-}
-
-func (e Env) lookuper() envconfig.Lookuper {
-	if e.Lookuper == nil {
-		return envconfig.OsLookuper()
-	}
-	return e.Lookuper
-}
-
-func (e Env) getenv() func(string) string {
-	l := e.lookuper()
-	return func(k string) string {
-		v, _ := l.Lookup(k)
-		return v
-	}
-}
-
-func (e Env) stdout() io.Writer {
-	if e.Stdout == nil {
-		return os.Stdout
-	}
-	return e.Stdout
-}
-
-func (e Env) cloud() cloudlog.Env {
-	if e.Cloud.Getenv == nil {
-		return cloudlog.OSEnv(e.getenv())
-	}
-	return e.Cloud
-}
 
 // Main is the whole main function of a reconciler binary:
 //
@@ -151,10 +94,10 @@ func Main[T any](app App[T]) {
 	}
 }
 
-// Run starts the process of app in env (see Start) and serves until ctx is done, or runs the
-// command that env.Args names. Help and version print on env's stdout. The redrive and
+// Run starts the process of app in env (see Start) and serves until ctx is done, or it runs
+// the command that env.Args names. Help and version print on env's stdout. The redrive and
 // redeliver commands read only the variables they use. The App's Commands run with the
-// started process.
+// started process, in MODE=worker only.
 //
 // Run returns nil after a clean shutdown, and a *UsageError for a command line it does not
 // understand.
@@ -198,8 +141,8 @@ func (a App[T]) reconciler(ctx context.Context, lookup envconfig.Lookuper) (Reco
 }
 
 // Process is a started reconciler process: its configuration, its logger and both stages,
-// wired as the configuration says. Set the stages' optional fields (OnOutcome, say) before
-// Serve; Close releases what Start made.
+// wired as the configuration says. Set the stages' optional fields, such as OnOutcome,
+// before Serve. Close releases what Start made.
 type Process[T any] struct {
 	// Config is the worker's configuration, read and validated.
 	Config *config.Worker
@@ -207,15 +150,16 @@ type Process[T any] struct {
 	Logger *slog.Logger
 	// Worker is the reconcile stage. Its Clients is a *githubapp.Factory.
 	Worker *Worker[T]
-	// Intake is the intake stage, publishing to RECONCILE_TOPIC; nil when it is not set.
+	// Intake is the intake stage, publishing to RECONCILE_TOPIC. It is nil when
+	// RECONCILE_TOPIC is not set.
 	Intake *Intake
-	// Webhook is the webhook ingress (MODE=ingress), publishing to RELAY_TOPIC; nil in
-	// MODE=worker, where Worker is nil instead.
+	// Webhook is the webhook ingress of MODE=ingress, publishing to RELAY_TOPIC. It is nil
+	// in MODE=worker. In MODE=ingress, Worker is nil instead.
 	Webhook *webhook.Handler
-	// PubSub is the Pub/Sub client of the subscriptions and the reconcile topic; nil when
-	// neither is configured (push mode without intake).
+	// PubSub is the Pub/Sub client of the subscriptions and of the topic the process
+	// publishes to. It is nil when there are none (push mode without intake).
 	PubSub *pubsub.Client
-	// Logging is where Logger writes (its Choice says which destination and why); Close
+	// Logging is where Logger writes. Its Choice says which destination and why. Close
 	// flushes it.
 	Logging *cloudlog.Logging
 
@@ -226,12 +170,13 @@ type Process[T any] struct {
 
 // Start reads and validates the configuration of env: config.Worker, and the reconciler's own
 // through App.New. It then builds the process without serving anything yet: logging, the
-// GitHub App's clients, the status manager, the reconcile stage and, with RECONCILE_TOPIC, the
-// intake stage.
+// GitHub App's clients, the status manager, the reconcile stage and, with RECONCILE_TOPIC,
+// the intake stage.
 //
-// Start checks the App's id and key once with GET /app. A 401 or 404 is an
-// *AppCredentialsError; no answer within AppCheckTimeout is only logged. Every problem of the
-// configuration is reported in the one error returned, and then nothing is left running.
+// Start checks the App's id and key once with GET /app. A 401 or 404 answer is an
+// *AppCredentialsError. No answer within AppCheckTimeout is only logged. Every problem of
+// the configuration is reported in the one error returned, and then nothing is left
+// running.
 //
 // With MODE=ingress it builds the webhook ingress instead (Process.Webhook), without the
 // GitHub App or the reconciler.
@@ -329,11 +274,14 @@ func (p *Process[T]) connect(ctx context.Context, env Env) (err error) {
 	return nil
 }
 
-// Serve serves both stages as the configuration says until ctx is done (MODE=ingress: the
-// webhook ingress on PORT, POST /webhook and GET /healthz only): Pub/Sub pushes on
-// PORT (POST /intake when RECONCILE_TOPIC is set, POST /reconcile), or pulls from
-// INTAKE_SUBSCRIPTION and PUBSUB_SUBSCRIPTION. In-flight work gets SHUTDOWN_GRACE to finish.
-// It returns nil after a clean shutdown.
+// Serve serves as the configuration says until ctx is done:
+//
+//   - with push, the default, Pub/Sub pushes on PORT: POST /reconcile (or /), POST /intake
+//     when RECONCILE_TOPIC is set, and GET /healthz;
+//   - with pull, the messages of INTAKE_SUBSCRIPTION and PUBSUB_SUBSCRIPTION, each when set;
+//   - with MODE=ingress, the webhook ingress on PORT: POST /webhook and GET /healthz.
+//
+// In-flight work gets SHUTDOWN_GRACE to finish. Serve returns nil after a clean shutdown.
 func (p *Process[T]) Serve(ctx context.Context) error {
 	cfg := p.Config
 	if cfg.Ingress() {
@@ -372,7 +320,7 @@ func stopped(err error) error {
 	return err
 }
 
-// Close flushes and stops the publisher, closes the Pub/Sub client and flushes the logs
+// Close flushes and stops the publisher, closes the Pub/Sub client, and flushes the logs
 // within cloudlog.DefaultFlushTimeout. Call it once Serve has returned. Later calls do
 // nothing.
 func (p *Process[T]) Close() error {

@@ -15,21 +15,25 @@ import (
 	"github.com/prreconciler/prreconciler/githubapp"
 )
 
-// AppCheckTimeout bounds the start-up check of the App's id and key: a GitHub that does not
-// answer within it is logged and does not hold the start (an outage must not stop a deploy).
+// AppCheckTimeout bounds the start-up check of the App's id and key. A GitHub that does not
+// answer within it is logged and does not hold the start, because an outage must not stop
+// a deploy.
 const AppCheckTimeout = 5 * time.Second
 
-// AppCredentialsError is GitHub refusing the App's own token at start-up (GET /app answered
-// 401 or 404): the App id and the key do not go together, or the App does not exist there.
+// AppCredentialsError reports that GitHub refused the App's own token at start-up: GET /app
+// answered 401 or 404. The App id and the key do not go together, or the App does not exist
+// there.
 type AppCredentialsError struct {
 	// AppID is GITHUB_APP_ID's value.
 	AppID int64
-	// KeyVariable is the variable the key came from (GITHUB_APP_PRIVATE_KEY or _FILE).
+	// KeyVariable is the variable the key came from: GITHUB_APP_PRIVATE_KEY or
+	// GITHUB_APP_PRIVATE_KEY_FILE.
 	KeyVariable string
 	// Response is GitHub's answer.
 	Response *github.ErrorResponse
 }
 
+// Error names the variables to check and what GitHub answered.
 func (e *AppCredentialsError) Error() string {
 	status := 0
 	if e.Response.Response != nil {
@@ -39,11 +43,12 @@ func (e *AppCredentialsError) Error() string {
 		e.AppID, e.KeyVariable, status, http.StatusText(status), e.Response.Message)
 }
 
+// Unwrap returns GitHub's answer.
 func (e *AppCredentialsError) Unwrap() error { return e.Response }
 
-// checkApp asks GitHub once, as the App (no installation's budget), who the App is. A 401
-// or 404 is an *AppCredentialsError; no answer within AppCheckTimeout, or another failure,
-// is logged and let through.
+// checkApp asks GitHub once who the App is, as the App itself, which spends no
+// installation's budget. A 401 or 404 is an *AppCredentialsError. No answer within
+// AppCheckTimeout, or another failure, is logged and let through.
 func checkApp(ctx context.Context, clients *githubapp.Factory, cfg *config.Worker, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, AppCheckTimeout)
 	defer cancel()

@@ -22,8 +22,8 @@ import (
 	"github.com/prreconciler/prreconciler/redeliver"
 )
 
-// UsageError is a command line the binary does not understand: Main prints it with the
-// usage on stderr and exits 2, as flag-parsing programs do, where any other failure exits 1.
+// UsageError is a command line the binary does not understand. Main prints it with the
+// usage on stderr and exits 2, as flag-parsing programs do. Any other failure exits 1.
 type UsageError struct {
 	// Problem says what is wrong ("unknown argument \"-x\"").
 	Problem string
@@ -31,11 +31,13 @@ type UsageError struct {
 	Usage string
 }
 
+// Error is the problem, then the usage.
 func (e *UsageError) Error() string { return e.Problem + "\n\n" + e.Usage }
 
-// Version is the running build's identity, "VERSION (commit C, built D)": from the build's
-// -ldflags (make build sets them) or the Go toolchain's build information. `worker version`
-// prints it; the start-up log and the GitHub User-Agent carry it.
+// Version is the running build's identity, "VERSION (commit C, built D)". It comes from the
+// build's -ldflags, which make build sets, or from the Go toolchain's build information.
+// The version subcommand prints it, and the start-up log and the GitHub User-Agent carry
+// it.
 func Version() string { return buildinfo.Read().String() }
 
 // isHelp reports whether arg asks for help.
@@ -99,16 +101,17 @@ Commands:
 	return b.String()
 }
 
-// subcommand is how Run treats a command line: built in (runs without Start, with only the
-// configuration it needs), the App's own (runs with the started Process), or serving.
+// subcommand is how Run treats a command line. A builtin runs without Start, with only the
+// configuration it needs. A user command is the App's own and runs with the started
+// Process. With neither, the process serves.
 type subcommand[T any] struct {
 	builtin func(ctx context.Context, env Env, args []string) error
 	user    Command[T]
 	args    []string
 }
 
-// dispatch parses the command line. Help and version are answered here, on env's stdout,
-// and leave a zero subcommand with done set.
+// dispatch parses the command line. Help and version are answered here, on env's stdout.
+// They leave a zero subcommand, with done set.
 func (a App[T]) dispatch(env Env) (sub subcommand[T], done bool, err error) {
 	args := env.Args
 	if len(args) == 0 {
@@ -133,8 +136,8 @@ func (a App[T]) dispatch(env Env) (sub subcommand[T], done bool, err error) {
 	return sub, false, &UsageError{Problem: fmt.Sprintf("unknown argument %q", name), Usage: a.usage(env)}
 }
 
-// parseFlags parses a subcommand's flags: -h prints its usage on stdout and reports done;
-// anything it does not know is a UsageError.
+// parseFlags parses a subcommand's flags. -h prints its usage on stdout and reports done.
+// Anything it does not know is a UsageError.
 func parseFlags(fs *flag.FlagSet, usage string, args []string, env Env) (done bool, err error) {
 	fs.SetOutput(io.Discard)
 	usage, stdout := named(usage, env), env.stdout()
@@ -149,8 +152,8 @@ func parseFlags(fs *flag.FlagSet, usage string, args []string, env Env) (done bo
 }
 
 // pubsubOptions are the Pub/Sub client's options for env: the emulator's when
-// PUBSUB_EMULATOR_HOST is set in env (the client reads it from the process environment
-// only, and env may be another), then env's own.
+// emulatorHost, env's PUBSUB_EMULATOR_HOST, is set, then env's own. The client itself reads
+// that variable from the process environment only, and env may be another.
 func pubsubOptions(emulatorHost string, env Env) []option.ClientOption {
 	if emulatorHost == "" {
 		return env.PubSubOptions

@@ -11,10 +11,10 @@ import (
 )
 
 // notEnvelope is the message of a push body that did not parse as a wrapped push envelope.
-// When the body is meant as one (a JSON object with a "message" member) it returns the
-// envelope field that is wrong and why, as an *events.InvalidMessageError: a message.data that
-// is not base64 is reported as such, not as an unknown field "message" of a reconcile request.
-// Any other body is the data of an unwrapped push, left for the decoder to judge.
+// When the body is meant as one, a JSON object with a "message" member, it also returns an
+// *events.InvalidMessageError that names the wrong envelope field and why. So a message.data
+// that is not base64 is reported as such, not as an unknown field "message" of a reconcile
+// request. Any other body is the data of an unwrapped push, left for the decoder to judge.
 func notEnvelope(body []byte) (*events.Message, error) {
 	m := &events.Message{Data: body}
 	var top map[string]json.RawMessage
@@ -71,8 +71,8 @@ func notEnvelope(body []byte) (*events.Message, error) {
 	return m, nil
 }
 
-// member finds a member of a JSON object as encoding/json matches struct fields: by exact
-// name, else without regard to case.
+// member finds a member of a JSON object the way encoding/json matches struct fields: by
+// exact name, else without regard to case.
 func member(obj map[string]json.RawMessage, name string) (json.RawMessage, bool) {
 	if r, ok := obj[name]; ok {
 		return r, true
@@ -85,7 +85,7 @@ func member(obj map[string]json.RawMessage, name string) (json.RawMessage, bool)
 	return nil, false
 }
 
-// envelopeReason says what is wrong with an envelope field from its decoding error; want
+// envelopeReason says what is wrong with an envelope field, from its decoding error. want
 // describes what the field should be.
 func envelopeReason(err error, want string) string {
 	var b64 base64.CorruptInputError

@@ -13,8 +13,8 @@ type classified struct {
 func (e *classified) Error() string { return e.err.Error() }
 func (e *classified) Unwrap() error { return e.err }
 
-// Transient marks err as worth a retry: the message is nacked and delivered again, and at the
-// last delivery attempt the check run is completed as a failure. Transient(nil) is nil.
+// Transient marks err as worth a retry. The message is nacked and delivered again, and at
+// the last delivery attempt the check run is completed as a failure. Transient(nil) is nil.
 func Transient(err error) error {
 	if err == nil {
 		return nil
@@ -22,8 +22,9 @@ func Transient(err error) error {
 	return &classified{err: err, transient: true}
 }
 
-// Permanent marks err as final: the check run is completed as a failure carrying the error,
-// and the message is acked. Permanent(nil) is nil.
+// Permanent marks err as final. The check run is completed as a failure at once, and the
+// message is acked. The run shows the error's PublicReason, and the full error goes to the
+// logs. Permanent(nil) is nil.
 func Permanent(err error) error {
 	if err == nil {
 		return nil

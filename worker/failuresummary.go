@@ -7,12 +7,12 @@ import (
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
-// failureSummary is the summary of a run completed as failed, written for the pull request's
-// author rather than for the reconciler's authors: what failed in public words (PublicReason:
-// Public's message, or a generic description that never includes the error's text), whether a
-// Re-run may help, and where the full error is. It replaces the details' Markdown, which
-// describes a result the run does not have (a zero-value "No findings" after a 404 would say
-// the pull request passed). gaveUp is a transient failure at the last delivery attempt.
+// failureSummary is the summary of a run completed as failed. It is written for the pull
+// request's author rather than for the reconciler's authors. It says what failed in public
+// words (PublicReason), whether a Re-run may help, and where the full error is. It replaces
+// the details' Markdown, which describes a result the run does not have: a zero-value "No
+// findings" after a 404 would say the pull request passed. gaveUp means a transient failure
+// at the last delivery attempt.
 func failureSummary(cause error, gaveUp bool, attempts int, link string) string {
 	var b strings.Builder
 	reason := PublicReason(cause)
@@ -41,8 +41,8 @@ func plural(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-// writeFailure completes the run as failed with failureSummary instead of the details'
-// Markdown; the status marker keeps the failure (completed, failure) and the details for the
+// writeFailure completes the run as failed, with failureSummary instead of the details'
+// Markdown. The status marker keeps the failure (completed, failure) and the details for the
 // next read.
 func (r *run[T]) writeFailure(title string, cause error, gaveUp bool, details T) error {
 	ctx, cancel := r.github()

@@ -40,12 +40,13 @@ func messageKey(m *events.Message) string {
 // message. Both transports call Handle.
 //
 // A message that decodes into several requests is acked only when every request was. Its
-// outcome is the first of retry, gave_up, failed, reconciled, skipped that a request had.
+// outcome is the first of these that any request had: retry, gave_up, failed, reconciled,
+// skipped.
 //
 // The work ends at AckDeadline, less a margin, or at ctx's deadline when that is earlier. The
-// reconciler is stopped early enough for the final writes to fit. When ctx is cancelled the
-// message is nacked. A result the reconciler still returns is written, so the redelivery finds
-// the commit completed.
+// reconciler is stopped early enough for the final writes to fit. When ctx is cancelled, the
+// message is nacked. A result the reconciler still returns is written, so that the
+// redelivery finds the commit completed.
 func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
 	w.init()
 	ctx, cancel := context.WithDeadline(ctx, messageDeadline(time.Now(), w.ackDeadline()))
@@ -104,8 +105,8 @@ func (w *Worker[T]) Handle(ctx context.Context, m *events.Message) (o Outcome, e
 }
 
 // decode decodes m for a stage (StageIntake or StageReconcile). When the message asks for
-// no request it logs why and returns the outcome: invalid (nack, so that the dead-letter
-// policy moves it) or ignored (ack); otherwise the outcome is "".
+// no request, it logs why and returns the outcome: invalid (nacked, so that the dead-letter
+// policy moves it) or ignored (acked). Otherwise the outcome is "".
 func decode(ctx context.Context, log *slog.Logger, d *events.Decoder, m *events.Message, stage string) (events.Result, Outcome, error) {
 	prefix := ""
 	if stage == StageIntake {
@@ -180,8 +181,8 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 		o      Outcome
 		err    error
 		shared bool
-		// What this delivery's own runs spend of GitHub; a delivery that joins another's
-		// flight spends nothing, and says so.
+		// usage is what this delivery's own runs spend of GitHub. A delivery that joins
+		// another's flight spends nothing, and logs so.
 		usage githubapp.Usage
 	)
 	if !req.Rerun && w.done.has(req.OrderingKey()) {
@@ -236,6 +237,6 @@ func (w *Worker[T]) handleRequest(ctx context.Context, m *events.Message, req *e
 	return o, err
 }
 
-// rerunID is the external_id of the run a rerun delivery makes: a redelivery of the same
-// rerun (after a crash, on another instance) finds it and does not make another.
+// rerunID is the external_id of the run a rerun delivery makes. A redelivery of the same
+// rerun, after a crash or on another instance, finds that run and does not make another.
 func rerunID(req *events.Request) string { return "rerun:" + req.DeliveryID }

@@ -15,7 +15,7 @@ import (
 	"github.com/prreconciler/prreconciler/webhook"
 )
 
-// RelayPublisher adapts a Pub/Sub publisher of the relay topic to webhook.Publisher: a
+// RelayPublisher adapts a Pub/Sub publisher of the relay topic to webhook.Publisher. A
 // publish returns once the topic has the message, or when ctx ends.
 func RelayPublisher(p *pubsub.Publisher) webhook.Publisher {
 	return webhook.PublisherFunc(func(ctx context.Context, data []byte, attrs map[string]string) (string, error) {
@@ -27,9 +27,10 @@ func RelayPublisher(p *pubsub.Publisher) webhook.Publisher {
 	})
 }
 
-// IngressHandler routes the webhook ingress's two paths: POST /webhook to hook, GET (and
-// HEAD) /healthz. Another method on them is answered 405 with Allow; every other path,
-// /intake and /reconcile included, 404: the public ingress never serves the worker's stages.
+// IngressHandler routes the webhook ingress's two paths: POST /webhook to hook, and GET or
+// HEAD /healthz. Another method on them is answered 405 with Allow. Every other path is
+// answered 404, /intake and /reconcile included, because the public ingress never serves
+// the worker's stages.
 func IngressHandler(hook http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -55,8 +56,8 @@ func ingressMode(lookup envconfig.Lookuper) bool {
 	return mode == config.ModeIngress
 }
 
-// startIngress builds the webhook ingress process of cfg: logging, the Pub/Sub client and a
-// publisher on RELAY_TOPIC, and the webhook handler. No GitHub App is needed.
+// startIngress builds the webhook ingress process of cfg: logging, the Pub/Sub client, a
+// publisher on RELAY_TOPIC and the webhook handler. No GitHub App is needed.
 func startIngress[T any](ctx context.Context, cfg *config.Worker, env Env) (_ *Process[T], err error) {
 	logCfg := *cfg
 	if logCfg.Identity == "" {
@@ -85,9 +86,9 @@ func startIngress[T any](ctx context.Context, cfg *config.Worker, env Env) (_ *P
 	return p, nil
 }
 
-// newPubSubClient returns the one Pub/Sub client of a process: every name it serves is a full
-// resource name, whatever its project; the client's project is GOOGLE_CLOUD_PROJECT, else the
-// first name's.
+// newPubSubClient returns the one Pub/Sub client of a process. Every name it serves is a full
+// resource name, whatever its project. The client's project is GOOGLE_CLOUD_PROJECT, else the
+// project of the first name that is set.
 func newPubSubClient(ctx context.Context, cfg *config.Worker, env Env, names ...string) (*pubsub.Client, error) {
 	clientProject := cfg.Project
 	for _, name := range names {

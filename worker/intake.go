@@ -19,32 +19,34 @@ import (
 // DefaultPublishTimeout bounds the publishing of one intake message's requests.
 const DefaultPublishTimeout = time.Minute
 
-// Publisher publishes to the reconcile topic. *pubsub.Publisher implements it; it must have
+// Publisher publishes to the reconcile topic. *pubsub.Publisher implements it. It must have
 // EnableMessageOrdering set, or messages with an ordering key are refused.
 type Publisher interface {
 	Publish(ctx context.Context, msg *pubsub.Message) *pubsub.PublishResult
-	// ResumePublish lets publishing on key go on after a failure: until then the Go client
+	// ResumePublish lets publishing on key go on after a failure. Until then the Go client
 	// refuses every later message of that key, to keep the key's order.
 	ResumePublish(key string)
 }
 
-// Intake is the first stage. It decodes relay events and reconcile requests, and publishes
-// each request to the reconcile topic with its commit as the ordering key. The ordered
-// subscription then hands out one message per commit at a time across every instance.
+// Intake is the intake stage, the first of the two. It decodes relay events and reconcile
+// requests, and publishes each request to the reconcile topic with its commit as the
+// ordering key. The ordered subscription then hands out one message per commit at a time
+// across every instance.
 //
 // Invalid messages are nacked, and events that ask for no reconcile are acked as ignored. A
-// message is acked only after every publish succeeded. Set the fields before the first call;
-// an Intake is then safe for concurrent use.
+// message is acked only after every publish succeeded. Set the fields before the first
+// call. An Intake is then safe for concurrent use.
 type Intake struct {
 	// Publisher publishes to the reconcile topic (required).
 	Publisher Publisher
 	// Decoder turns messages into requests (required). It must name our App and check run
-	// (AppID, Identity): without them a Re-run of another App's check run would be forwarded
-	// as a rerun of ours. Worker.Intake makes an Intake with the worker's.
+	// (AppID, Identity). Without them, a Re-run of another App's check run would be
+	// forwarded as a rerun of ours. Worker.Intake makes an Intake with the worker's decoder.
 	Decoder *events.Decoder
-	// Logger receives one record per message; nil means slog.Default().
+	// Logger receives one record per message. nil means slog.Default().
 	Logger *slog.Logger
-	// PublishTimeout bounds publishing one message's requests; 0 means DefaultPublishTimeout.
+	// PublishTimeout bounds publishing one message's requests. 0 means
+	// DefaultPublishTimeout.
 	PublishTimeout time.Duration
 	// OnOutcome, when set, is called once per handled message with its outcome, before the
 	// transport acks or nacks it.
@@ -70,7 +72,7 @@ func (in *Intake) Validate() error {
 	return nil
 }
 
-// Intake returns the intake stage of this worker: publishing to pub, with the worker's
+// Intake returns the intake stage of this worker. It publishes to pub, with the worker's
 // decoder (its App and check run name) and logger.
 func (w *Worker[T]) Intake(pub Publisher) *Intake {
 	w.init()
@@ -85,7 +87,7 @@ func (in *Intake) logger() *slog.Logger {
 }
 
 // Handle decodes m and publishes its requests. The outcome is forwarded, ignored, invalid or
-// retry. On retry a publish failed and the message comes again. The requests already
+// retry. Retry means a publish failed, and the message comes again. The requests that were
 // published are then published twice, and the reconcile stage skips the second.
 func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err error) {
 	if in.OnOutcome != nil {
@@ -127,7 +129,7 @@ func (in *Intake) Handle(ctx context.Context, m *events.Message) (o Outcome, err
 			continue
 		}
 		key := res.Requests[i].OrderingKey()
-		// The client holds every later message of the key until this is called; the failed
+		// The client holds every later message of the key until this is called. The failed
 		// one is published again when the intake message comes back.
 		in.Publisher.ResumePublish(key)
 		errs[i] = fmt.Errorf("intake: publish %s (ordering key %s): %w", res.Requests[i].String(), key, e)
@@ -158,9 +160,9 @@ func (in *Intake) refuse(ctx context.Context, m *events.Message, err error) (o O
 	return OutcomeInvalid, err
 }
 
-// PushHandler returns the intake's push endpoint alone: POST (any path) handles one pushed
-// message, as Worker.PushHandler's POST /intake does. It panics when the Intake is
-// misconfigured (see Validate).
+// PushHandler returns the intake's push endpoint alone. A POST on any path handles one
+// pushed message, as Worker.PushHandler's POST /intake does. PushHandler panics when the
+// Intake is misconfigured (see Validate).
 func (in *Intake) PushHandler(opts PushOptions) http.Handler {
 	if err := in.Validate(); err != nil {
 		panic(err)
@@ -168,8 +170,8 @@ func (in *Intake) PushHandler(opts PushOptions) http.Handler {
 	return newPushEndpoint(in.logger(), opts, 0, in.Handle, in.refuse)
 }
 
-// Pull receives messages from an intake subscription until ctx is cancelled, handling each
-// with Handle and acking or nacking it, with the shutdown behaviour of Worker.Pull.
+// Pull receives messages from an intake subscription until ctx is cancelled. It handles each
+// with Handle and acks or nacks it, with the shutdown behaviour of Worker.Pull.
 func (in *Intake) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions) error {
 	if err := in.Validate(); err != nil {
 		return err
@@ -181,7 +183,7 @@ func (in *Intake) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOpt
 }
 
 // ServeListener serves the intake's push endpoint alone on l until ctx is cancelled, with
-// the shutdown behaviour of Worker.ServeListener; it closes l.
+// the shutdown behaviour of Worker.ServeListener. It closes l.
 func (in *Intake) ServeListener(ctx context.Context, l net.Listener, opts PushOptions) error {
 	if err := in.Validate(); err != nil {
 		l.Close()

@@ -8,10 +8,10 @@ import (
 // loggerKey is the context key of a request's logger.
 type loggerKey struct{}
 
-// Logger returns the logger of the request ctx is about: inside a Reconciler, the worker's
-// logger with the request's Cloud Logging labels (pr_url, sha, delivery_id), so that what
-// the reconciler logs through it is among the records the check run's details link selects.
-// Elsewhere it returns slog.Default().
+// Logger returns the logger of the request that ctx is about. Inside a Reconciler it is the
+// worker's logger with the request's Cloud Logging labels (pr_url, sha, delivery_id). So
+// what the reconciler logs through it is among the records that the check run's details
+// link selects. Elsewhere Logger returns slog.Default().
 func Logger(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
 		return l

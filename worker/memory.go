@@ -67,15 +67,15 @@ func (c *lru) remove(key string) {
 	}
 }
 
-// flights runs one piece of work per key at a time and lets every concurrent caller of the
-// same key wait for its answer (a singleflight whose work is detached from the first
-// caller's context). The work is cancelled only when every waiter has gone; the last one to
+// flights runs one piece of work per key at a time, and lets every concurrent caller of the
+// same key wait for its answer. It is a singleflight whose work is detached from the first
+// caller's context. The work is cancelled only when every waiter has gone. The last one to
 // go waits for the work to stop, so its answer is the work's own.
 type flights struct {
 	mu    sync.Mutex
 	calls map[string]*flight
-	// onJoin, when set (tests, through export_test.go), is called with the key each time a
-	// caller joins a flight another caller started: joining is otherwise not observable.
+	// onJoin, when set, is called with the key each time a caller joins a flight that
+	// another caller started. Tests set it, because joining is otherwise not observable.
 	onJoin func(key string)
 }
 
@@ -88,9 +88,9 @@ type flight struct {
 	err     error
 }
 
-// do runs fn once for all concurrent callers of key. shared is true for callers that joined
-// a flight another caller started, and joinedRerun tells whether that flight was a rerun's
-// (rerun says whether a flight this call starts is).
+// do runs fn once for all concurrent callers of key. rerun says whether a flight that this
+// call starts is a rerun's. shared is true for a caller that joined a flight another caller
+// started, and joinedRerun reports whether that flight is a rerun's.
 func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(context.Context) (Outcome, error)) (o Outcome, shared, joinedRerun bool, err error) {
 	g.mu.Lock()
 	if g.calls == nil {
@@ -98,8 +98,8 @@ func (g *flights) do(ctx context.Context, key string, rerun bool, fn func(contex
 	}
 	c, shared := g.calls[key]
 	if !shared {
-		// Detached from the first caller, so that its going does not stop the others' work,
-		// but keeping its deadline: the message's, which the work must not outlive.
+		// Detached from the first caller, so that its going does not stop the others' work.
+		// It keeps that caller's deadline, the message's, which the work must not outlive.
 		var (
 			workCtx context.Context
 			cancel  context.CancelFunc

@@ -14,8 +14,8 @@ import (
 
 // PublicError is an error with a description that may be shown to anyone who can see the
 // pull request. Check run titles are public on public repositories, and an error's own text
-// may carry internal host names, URLs, request ids or tokens; so a title only ever shows
-// PublicReason of an error, and the full error goes to the logs, behind the details link.
+// may carry internal host names, URLs, request ids or tokens. So a title only ever shows an
+// error's PublicReason, and the full error goes to the logs, behind the details link.
 type PublicError struct {
 	// Message is the public description: short, one line, nothing internal.
 	Message string
@@ -34,9 +34,9 @@ func (e *PublicError) Error() string {
 // Unwrap returns the underlying error.
 func (e *PublicError) Unwrap() error { return e.Err }
 
-// Public wraps err with a description that may be published in the check run's title
-// (Transient and Permanent marks around or inside it still decide the retry). Public(nil, m)
-// is nil.
+// Public wraps err with a description that may be published in the check run's title.
+// Transient and Permanent marks around it or inside it still decide the retry.
+// Public(nil, message) is nil.
 func Public(err error, message string) error {
 	if err == nil {
 		return nil
@@ -44,10 +44,10 @@ func Public(err error, message string) error {
 	return &PublicError{Message: message, Err: err}
 }
 
-// PublicReason describes err in words that may be published: the message of the outermost
-// PublicError, else a description of what kind of failure it is (a GitHub answer by its
-// status, a rate limit, a timeout, a network failure, a status GitHub would refuse), else
-// "an internal error". It never includes the error's own text.
+// PublicReason describes err in words that may be published. It is the message of the
+// outermost PublicError. Without one, it says what kind of failure err is, such as a GitHub
+// answer by its status, a rate limit, a timeout, a network failure or a status GitHub would
+// refuse. Otherwise it is "an internal error". It never includes the error's own text.
 func PublicReason(err error) string {
 	var pub *PublicError
 	var panicked *statusmanager.PanicError

@@ -16,19 +16,19 @@ const DefaultMaxAckExtension = 30 * time.Second
 
 // PullOptions configures Pull.
 type PullOptions struct {
-	// MaxInFlight bounds the messages handled at once (ReceiveSettings.MaxOutstandingMessages);
+	// MaxInFlight bounds the messages handled at once (ReceiveSettings.MaxOutstandingMessages).
 	// 0 means 10.
 	MaxInFlight int
 	// MaxExtension is how long the client keeps extending a message's lease while it is
-	// handled (ReceiveSettings.MaxExtension), and so the deadline of the message's work (less
-	// a margin): past it Pub/Sub may hand the message to another subscriber. 0 means the
-	// worker's AckDeadline (a minute and a half for the intake).
+	// handled (ReceiveSettings.MaxExtension). Less a margin, it is also the deadline of the
+	// message's work, because past it Pub/Sub may hand the message to another subscriber.
+	// 0 means the worker's AckDeadline, or two minutes for the intake.
 	MaxExtension time.Duration
-	// MaxAckExtension caps one lease extension (ReceiveSettings.MaxDurationPerAckExtension):
-	// it bounds how long messages a crashed or stopped worker had pulled stay invisible
-	// before Pub/Sub delivers them again. 0 means DefaultMaxAckExtension.
+	// MaxAckExtension caps one lease extension (ReceiveSettings.MaxDurationPerAckExtension).
+	// It bounds how long the messages that a crashed or stopped worker had pulled stay
+	// invisible before Pub/Sub delivers them again. 0 means DefaultMaxAckExtension.
 	MaxAckExtension time.Duration
-	// ShutdownGrace is how long in-flight messages may finish after ctx is cancelled; then
+	// ShutdownGrace is how long in-flight messages may finish after ctx is cancelled. Then
 	// their work is cancelled and they are nacked. 0 means DefaultShutdownGrace.
 	ShutdownGrace time.Duration
 }
@@ -42,8 +42,8 @@ type PullOptions struct {
 // still holds its lease. Pull sets sub.ReceiveSettings' MaxOutstandingMessages, MaxExtension,
 // MaxDurationPerAckExtension and ShutdownOptions.
 //
-// On an ordered subscription, Pub/Sub gives the next message of a commit to no subscriber
-// until this one is answered: one reconcile per commit at a time across every instance.
+// On an ordered subscription, Pub/Sub hands out the next message of a commit only after
+// this one is answered. So across every instance, one reconcile per commit runs at a time.
 func (w *Worker[T]) Pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions) error {
 	if err := w.Validate(); err != nil {
 		return err
@@ -105,7 +105,7 @@ func pull(ctx context.Context, sub *pubsub.Subscriber, opts PullOptions, log *sl
 			pm.Nack()
 		}
 	})
-	// Receive may stop waiting for handlers after its shutdown timeout; this does not.
+	// Receive may stop waiting for handlers after its shutdown timeout. This wait does not.
 	handlers.Wait()
 	return err
 }

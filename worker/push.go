@@ -19,7 +19,7 @@ import (
 	"github.com/prreconciler/prreconciler/statusmanager"
 )
 
-// DefaultMaxBodyBytes is the push body limit: a 10 MB Pub/Sub message grows by a third in
+// DefaultMaxBodyBytes is the push body limit. A 10 MB Pub/Sub message grows by a third in
 // base64 inside the JSON envelope.
 const DefaultMaxBodyBytes = 15 << 20
 
@@ -29,31 +29,33 @@ const DefaultShutdownGrace = 8 * time.Second
 
 // PushOptions configures the push endpoint.
 type PushOptions struct {
-	// Audience, when set, makes the handler verify the push's OIDC token (Authorization:
-	// Bearer) for this audience and answer 401 otherwise. Leave it empty behind Cloud Run's
-	// own IAM check, which strips the token's signature.
+	// Audience, when set, makes the endpoint verify the push's OIDC token (Authorization:
+	// Bearer) for this audience, and answer 401 when it does not pass. Leave it empty
+	// behind Cloud Run's own IAM check, which strips the token's signature.
 	Audience string
 	// ServiceAccounts are the verified emails a token may carry. With Audience at least one is
 	// required, because anyone can get a Google-signed token for any audience. Several allow a
 	// rotation.
 	ServiceAccounts []string
-	// Validator verifies tokens; nil means idtoken.Validate (tests inject their own).
+	// Validator verifies tokens. nil means idtoken.Validate. Tests set their own.
 	Validator Validator
-	// MaxInFlight, when positive, bounds the pushes handled at once; beyond it a push waits
-	// for a slot. It does not answer 429: every nack uses up one of the message's delivery
-	// attempts, and a burst must not push messages to the dead-letter topic unreconciled.
+	// MaxInFlight, when positive, bounds the pushes handled at once. A push beyond it waits
+	// for a slot rather than get 429, because every nack uses up one of the message's
+	// delivery attempts, and a burst must not push messages to the dead-letter topic
+	// unreconciled.
 	MaxInFlight int
-	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes. Larger bodies get 413.
+	// MaxBodyBytes bounds the request body. 0 means DefaultMaxBodyBytes. A larger body gets
+	// 413.
 	MaxBodyBytes int64
 	// ShutdownGrace is how long Serve lets in-flight requests finish after its context is
-	// cancelled; 0 means DefaultShutdownGrace.
+	// cancelled. 0 means DefaultShutdownGrace.
 	ShutdownGrace time.Duration
-	// Intake, when set, serves POST /intake: the intake stage, which publishes each request
-	// to the ordered reconcile topic.
+	// Intake, when set, is the intake stage that serves POST /intake. It publishes each
+	// request to the ordered reconcile topic.
 	Intake *Intake
 }
 
-// pushEnvelope is the wrapped push body (both spellings of the id and time are sent).
+// pushEnvelope is the wrapped push body. Pub/Sub sends both spellings of the id and time.
 type pushEnvelope struct {
 	Message *struct {
 		Data         []byte            `json:"data"`
@@ -68,15 +70,17 @@ type pushEnvelope struct {
 	DeliveryAttempt int    `json:"deliveryAttempt"`
 }
 
-// Headers of an unwrapped push with write_metadata that carry the message's metadata.
+// The headers that carry a message's metadata in an unwrapped push with write_metadata.
 const (
-	// HeaderMessageID carries the message id; its presence marks an unwrapped push with metadata.
+	// HeaderMessageID carries the message id. Its presence marks an unwrapped push with
+	// metadata.
 	HeaderMessageID = "X-Goog-Pubsub-Message-Id"
 	// HeaderPublishTime carries the publish time (RFC 3339).
 	HeaderPublishTime = "X-Goog-Pubsub-Publish-Time"
-	// HeaderDeliveryAttempt is not documented by Pub/Sub; it is used when present.
+	// HeaderDeliveryAttempt carries the delivery attempt. Pub/Sub does not document it, and
+	// it is used only when present.
 	HeaderDeliveryAttempt = "X-Goog-Pubsub-Delivery-Attempt"
-	// HeaderOrderingKey carries the ordering key in production (the emulator sends none).
+	// HeaderOrderingKey carries the ordering key. The emulator does not send it.
 	HeaderOrderingKey = "X-Goog-Pubsub-Ordering-Key"
 )
 
@@ -96,23 +100,24 @@ func isTransportHeader(name string) bool {
 		strings.HasPrefix(name, "X-Appengine-") || strings.HasPrefix(name, "X-Serverless-")
 }
 
-// ParsePush turns a push request's body and headers into a message. Three forms are accepted:
+// ParsePush turns a push request's body and headers into a message. It accepts three forms:
 //
-//   - the wrapped envelope (the default): a JSON object with "message" {data (base64),
-//     attributes, messageId or message_id, publishTime} and the top-level deliveryAttempt;
-//   - an unwrapped push with write_metadata: the body is the data, the id and publish time
-//     come from the X-Goog-Pubsub-Message-Id and X-Goog-Pubsub-Publish-Time headers (and the
-//     attempt from X-Goog-Pubsub-Delivery-Attempt if Pub/Sub ever sends it), and every other
-//     header is an attribute named by the header's lower-cased name, except the headers of
-//     HTTP and Google's front ends (Accept*, Authorization, Connection, Content-*, From, Host,
-//     User-Agent, Via, Forwarded, trace headers, X-Forwarded-*, X-Goog-*, X-Google-*,
-//     X-Appengine-*, X-Serverless-*), which are dropped;
-//   - an unwrapped push without metadata: the body is the data, with no id or attributes.
+//   - The wrapped envelope, Pub/Sub's default: a JSON object with a "message" (data in
+//     base64, attributes, messageId or message_id, publishTime, orderingKey) and a
+//     top-level deliveryAttempt.
+//   - An unwrapped push with write_metadata: the body is the data. The id, publish time and
+//     ordering key come from the headers HeaderMessageID, HeaderPublishTime and
+//     HeaderOrderingKey, and the attempt from HeaderDeliveryAttempt if Pub/Sub ever sends
+//     it. Every other header is an attribute, named by the header's lower-cased name. The
+//     headers of HTTP and of Google's front ends are dropped, such as Authorization,
+//     Content-Type, User-Agent, trace headers, X-Forwarded-*, X-Goog-*, X-Google-*,
+//     X-Appengine-* and X-Serverless-*.
+//   - An unwrapped push without metadata: the body is the data, with no id or attributes.
 //
 // A body meant as an envelope, a JSON object with "message", that does not parse as one is
-// refused with an *events.InvalidMessageError that names the wrong field. The message that
-// comes with the error holds what could be read, such as its id. Any other body is left for
-// the decoder to judge.
+// refused with an *events.InvalidMessageError that names the wrong field. The message
+// returned with the error holds what could be read, such as its id. Any other body is left
+// for the decoder to judge.
 func ParsePush(h http.Header, body []byte) (*events.Message, error) {
 	if h.Get(HeaderMessageID) != "" {
 		m := &events.Message{ID: h.Get(HeaderMessageID), Data: body, Attributes: map[string]string{}}
@@ -152,21 +157,22 @@ func ParsePush(h http.Header, body []byte) (*events.Message, error) {
 	return notEnvelope(body)
 }
 
-// PushHandler returns the push endpoints of the worker:
+// PushHandler returns the worker's push endpoints:
 //
-//   - POST /reconcile (and POST /, the same) handles one pushed message with Handle;
-//   - POST /intake handles one with opts.Intake (the intake stage), and answers 503 when
-//     opts.Intake is nil, so that a misrouted subscription loses nothing;
-//   - GET (and HEAD) /healthz answers 200.
+//   - POST /reconcile, or POST /, handles one pushed message with Handle.
+//   - POST /intake handles one with opts.Intake, the intake stage. When opts.Intake is nil
+//     it answers 503, so that a misrouted subscription loses nothing.
+//   - GET or HEAD /healthz answers 200.
 //
-// A POST is answered 204 when the message may be acked. A nacked message gets a short reason
-// and 400 (invalid), 401 (unauthenticated), 413 (too large) or 503 (retry). Another method on
-// these paths gets 405 with Allow, and other paths get 404. A reconcile push must be answered
-// before AckDeadline, less a margin, from its arrival.
+// A POST is answered 204 when the message may be acked. Otherwise the answer is a short
+// reason with 400 (invalid), 401 (unauthenticated), 413 (too large) or 503 (retry), which
+// Pub/Sub takes as a nack. Another method on these paths gets 405 with Allow,
+// and other paths get 404. The work on a reconcile push ends at AckDeadline, less a
+// margin, from its arrival.
 //
-// PushHandler panics, as http.Handle does with a nil handler, when the worker or opts.Intake
-// is misconfigured (see Validate), or when opts.Audience is set without opts.ServiceAccounts.
-// Serve and ServeListener return that error instead.
+// PushHandler panics, as http.Handle does with a nil handler, when the worker or
+// opts.Intake is misconfigured (see Validate), or when opts.Audience is set without
+// opts.ServiceAccounts. Serve and ServeListener return that error instead.
 func (w *Worker[T]) PushHandler(opts PushOptions) http.Handler {
 	if err := w.validatePush(opts); err != nil {
 		panic(err)
@@ -219,9 +225,10 @@ func (w *Worker[T]) validatePush(opts PushOptions) error {
 	return nil
 }
 
-// newPushEndpoint is the push endpoint of one stage: authentication, the in-flight limit,
-// the body limit, and the answer from handle's outcome, or refuse's for a body that is not a
-// push. deadline, when positive, bounds the handling from the push's arrival, less a margin.
+// newPushEndpoint is the push endpoint of one stage. It checks the token, waits for an
+// in-flight slot and limits the body. It answers with handle's outcome, or with refuse's
+// when ParsePush refuses the body. deadline, when positive, bounds the handling from the
+// push's arrival, less a margin.
 func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration, handle func(context.Context, *events.Message) (Outcome, error),
 	refuse func(context.Context, *events.Message, error) (Outcome, error)) http.Handler {
 	validate := opts.Validator
@@ -290,8 +297,8 @@ func newPushEndpoint(log *slog.Logger, opts PushOptions, deadline time.Duration,
 	})
 }
 
-// healthz answers the health probe: GET and HEAD only, so that a push or a subscription
-// pointed at it by mistake does no work.
+// healthz answers the health probe. It accepts GET and HEAD only, so that a push or a
+// subscription pointed at it by mistake does no work.
 func healthz(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rw.Header().Set("Allow", "GET, HEAD")
@@ -322,10 +329,10 @@ func reply(rw http.ResponseWriter, status int, msg string) {
 
 var errShutdown = errors.New("worker: shutdown grace period over")
 
-// Serve listens on addr and serves PushHandler(opts) until ctx is cancelled, then shuts down:
-// it stops accepting, lets in-flight pushes finish for opts.ShutdownGrace, then cancels the
-// ones still running, which are answered 503 (a nack) once they stop. It returns nil after a
-// clean shutdown.
+// Serve listens on addr and serves PushHandler(opts) until ctx is cancelled. It then stops
+// accepting, and lets in-flight pushes finish for opts.ShutdownGrace. The ones still running
+// after that are cancelled, and answered 503 (a nack) once they stop. Serve returns nil
+// after a clean shutdown.
 func (w *Worker[T]) Serve(ctx context.Context, addr string, opts PushOptions) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -334,8 +341,8 @@ func (w *Worker[T]) Serve(ctx context.Context, addr string, opts PushOptions) er
 	return w.ServeListener(ctx, l, opts)
 }
 
-// ServeListener is Serve on a listener of the caller's; it closes l. It refuses to start
-// when the worker or opts.Intake is misconfigured.
+// ServeListener is Serve on a listener of the caller's, and it closes l. It refuses to
+// start when the worker or opts.Intake is misconfigured.
 func (w *Worker[T]) ServeListener(ctx context.Context, l net.Listener, opts PushOptions) error {
 	if err := w.validatePush(opts); err != nil {
 		l.Close()

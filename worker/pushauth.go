@@ -14,9 +14,9 @@ import (
 // production one.
 type Validator func(ctx context.Context, token, audience string) (*idtoken.Payload, error)
 
-// checkToken verifies the request's OIDC token: signature, audience and expiry by validate,
-// then Google's issuer and a verified email that is one of accounts. It fails closed: with no
-// accounts no token passes.
+// checkToken verifies the request's OIDC token. validate checks its signature, audience and
+// expiry. Then its issuer must be Google, and it must carry a verified email that is one of
+// accounts. It fails closed: with no accounts, no token passes.
 func checkToken(r *http.Request, validate Validator, audience string, accounts []string) error {
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")

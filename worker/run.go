@@ -25,21 +25,22 @@ type run[T any] struct {
 	req     *events.Request
 	attempt int
 	session *statusmanager.Session[T]
-	// admitter admitted this attempt (nil: no admission by budget).
+	// admitter admitted this attempt. It is nil when there is no admission by budget.
 	admitter Admitter
-	// deferred: the run was not written in_progress before the reconcile ended (it ended
-	// within InProgressAfter), so a transient failure has no open run to note it on yet.
+	// deferred is set when the run was not written in_progress during the reconcile,
+	// usually because it ended within InProgressAfter. A transient failure then has no
+	// open run yet to note the retry on.
 	deferred bool
 }
 
-// github bounds one status read or write; writes after the work was cancelled still get a
+// github bounds one status read or write. A write after the work was cancelled still gets a
 // short chance, so that a run is not left saying nothing.
 func (r *run[T]) github() (context.Context, context.CancelFunc) {
 	ctx := r.ctx
 	d := r.w.githubTimeout()
 	if ctx.Err() != nil {
-		// Past the grace of a shutdown little time is left (Cloud Run kills 10 s after
-		// SIGTERM): one short chance to leave the run saying something.
+		// Past a shutdown's grace little time is left, since Cloud Run kills the process
+		// 10 s after SIGTERM. This is one short chance to leave the run saying something.
 		ctx = context.WithoutCancel(ctx)
 		d = min(d, 2*time.Second)
 	}
@@ -91,14 +92,15 @@ func (r *run[T]) do() (Outcome, error) {
 	} else {
 		// The run is created completed by one write, unless the reconcile outlasts after.
 		slow = r.progressAfter(after, title)
-		// Also when a panic unwinds past here: the failure write must come after it.
+		// Wait also when a panic unwinds past here, since the failure write must come
+		// after the in_progress one.
 		defer slow.wait()
 	}
 
 	res, err := r.reconcile(gh)
 	if slow != nil {
-		// Never let the in_progress write land after the completed one: that would open a
-		// new run.
+		// The in_progress write must never land after the completed one, which would open
+		// a new run.
 		r.deferred = !slow.wait()
 		defer slow.release()
 	}
@@ -119,17 +121,18 @@ func (r *run[T]) do() (Outcome, error) {
 		}
 	}
 	if r.ctx.Err() != nil {
-		// The reconciler ignored the cancellation: its answer is written, but the message
-		// is nacked as every cancelled one is (a push whose caller has gone, a shutdown past
-		// its grace: an ack would not count). Its redelivery finds the commit completed.
+		// The reconciler ignored the cancellation. Its answer is written, but the message is
+		// nacked as every cancelled one is, because an ack would not count: the push's
+		// caller has gone, or the shutdown's grace is over. The redelivery finds the commit
+		// completed.
 		return OutcomeRetry, Transient(fmt.Errorf("result written after the message's context ended: %w", context.Cause(r.ctx)))
 	}
 	return OutcomeReconciled, nil
 }
 
 // maxAdmissionWait is the longest pause of an installation's admissions that a reconcile waits
-// out instead of being nacked. A single 5xx answer pauses admissions for a second: a nack
-// would spend a delivery attempt and the subscription's backoff on it.
+// out instead of being nacked. A single 5xx answer pauses admissions for a second, and a
+// nack would spend a delivery attempt and the subscription's backoff on it.
 const maxAdmissionWait = 5 * time.Second
 
 // admit asks a to admit the reconcile. A refusal whose pause ends within maxAdmissionWait,
@@ -155,63 +158,7 @@ func (r *run[T]) admit(a Admitter) (release func(), err error) {
 	return a.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, cost)
 }
 
-// progress is the in_progress write of a reconcile that outlasts InProgressAfter.
-type progress struct {
-	timer   *time.Timer
-	done    chan struct{}
-	wrote   bool
-	release func() // of the budget point the write was admitted for
-	waited  bool
-}
-
-// progressAfter writes the run in_progress, titled title, if the reconcile has not ended
-// after d. The write costs a point the admission did not reserve: it is admitted on its own,
-// and left out when the budget does not allow it, since only the completed write matters.
-func (r *run[T]) progressAfter(d time.Duration, title string) *progress {
-	p := &progress{done: make(chan struct{}), release: func() {}}
-	p.timer = time.AfterFunc(d, func() {
-		defer close(p.done)
-		defer func() {
-			// A bug here must not take the process: the completed write follows anyway.
-			if v := recover(); v != nil {
-				r.log.Error("panic while writing the in_progress status", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			}
-		}()
-		if r.ctx.Err() != nil {
-			return // the reconcile is being cut short: what follows writes the run
-		}
-		if r.admitter != nil {
-			req := r.req
-			release, err := r.admitter.Admit(r.ctx, req.Resource.Owner, req.Resource.Repo, req.InstallationID, 1)
-			if err != nil {
-				r.log.Info("in_progress status not written, GitHub's budget does not allow it: " + err.Error())
-				return
-			}
-			p.release = release
-		}
-		if err := r.write(title, &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
-			// The completed write still follows; a lost answer only makes it re-read first.
-			r.log.Warn("could not write the in_progress status", "error", err.Error())
-			return
-		}
-		p.wrote = true
-	})
-	return p
-}
-
-// wait stops the timer, or waits for the write it started to end; it reports whether the
-// run was written in_progress. Only the goroutine of the reconcile calls it, once or more.
-func (p *progress) wait() bool {
-	if !p.waited {
-		p.waited = true
-		if !p.timer.Stop() {
-			<-p.done
-		}
-	}
-	return p.wrote
-}
-
-// completed reports whether st says this request is done: completed at its SHA, and for a
+// completed reports whether st says this request is done: completed at its SHA and, for a
 // rerun, by a run this rerun made.
 func (r *run[T]) completed(st *statusmanager.Status[T]) bool {
 	if st == nil || st.Status != statusmanager.StatusCompleted || st.ObservedGeneration != r.req.SHA {
@@ -220,8 +167,9 @@ func (r *run[T]) completed(st *statusmanager.Status[T]) bool {
 	return !r.req.Rerun || events.ParseRunRef(r.session.CheckRun().GetExternalID()).Ref == rerunID(r.req)
 }
 
-// landed re-reads the status after a completed write that failed, whose outcome may be
-// unknown (no answer): it reports whether the run is completed as this request wanted.
+// landed re-reads the status after a completed write that returned an error, whose effect
+// is unknown when no answer came. It reports whether the run is completed as this request
+// wanted.
 func (r *run[T]) landed() bool {
 	ctx, cancel := r.github()
 	defer cancel()
@@ -229,11 +177,11 @@ func (r *run[T]) landed() bool {
 	return err == nil && r.completed(st)
 }
 
-// safely runs f (do or giveUp), turning a panic that escapes it into a permanent failure of
-// the request, logged with its stack, so that one bad request never takes the process and
+// safely runs f (do or giveUp) and turns a panic that escapes it into a permanent failure of
+// the request, logged with its stack. So one bad request never takes down the process and
 // every message in flight with it. The reconciler and its details' methods are guarded
-// where they are called; this catches the rest of the caller's code the worker runs (the
-// ClientFactory, the details' JSON decoding) and the worker's own bugs.
+// where they are called. safely catches the rest: the caller's code that the worker runs
+// (the ClientFactory, the details' JSON decoding) and the worker's own bugs.
 func (r *run[T]) safely(f func() (Outcome, error)) (o Outcome, err error) {
 	defer func() {
 		p := recover()
@@ -247,7 +195,7 @@ func (r *run[T]) safely(f func() (Outcome, error)) (o Outcome, err error) {
 		}
 		defer func() {
 			if recover() != nil {
-				o = OutcomeFailed // the failure write panicked too: acked, logged above
+				o = OutcomeFailed // the failure write panicked too: acked, and logged above
 			}
 		}()
 		o, err = r.failed(err, nil)
@@ -275,11 +223,12 @@ func (r *run[T]) giveUp(cause error) (Outcome, error) {
 	return r.failed(Transient(cause), nil)
 }
 
-// open starts the status session of the request's commit on gh and reads it, for both a
-// reconcile and a give-up. done reports a completed run there that makes the request a skip.
-// Otherwise a rerun's next write is marked as its own: the newest run is completed and the
-// write starts a new run, or it is this rerun's own unfinished run (a crashed attempt) or
-// another unfinished one, which the rerun finishes rather than leave open.
+// open starts the status session of the request's commit on gh and reads it. A reconcile
+// and a give-up both begin with it. done reports a completed run there that makes the
+// request a skip. Otherwise a rerun marks its next write as its own. That write starts a
+// new run when the newest one is completed. When the newest run is unfinished, whether it
+// is this rerun's own from a crashed attempt or another one, the rerun finishes it rather
+// than leave it open.
 func (r *run[T]) open(gh *github.Client) (done bool, err error) {
 	r.session = r.w.Manager.NewSession(gh, &r.req.Resource, r.req.SHA)
 	r.session.SetRetry(IsTransient)
@@ -300,7 +249,7 @@ func (r *run[T]) open(gh *github.Client) (done bool, err error) {
 }
 
 // reconcile runs the reconciler under the timeout, and under the message's deadline less
-// the final writes' reserve, turning a panic into a permanent error.
+// the final writes' reserve. A panic becomes a permanent error.
 func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
 	deadline := time.Now().Add(r.w.timeout())
 	if dl, ok := r.ctx.Deadline(); ok {
@@ -318,7 +267,7 @@ func (r *run[T]) reconcile(gh *github.Client) (res *Result[T], err error) {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		// Cut short by the timeout or the shutdown: a timeout is transient by definition.
+		// Cut short by the timeout or the shutdown. A timeout is transient by definition.
 		err = Transient(fmt.Errorf("reconcile cut short (%v, timeout %s, message deadline less %s for the final writes): %w",
 			context.Cause(ctx), r.w.timeout(), r.w.finalReserve(), err))
 	default:
@@ -334,9 +283,10 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// failed handles an error of the attempt: transient → left in progress saying it will retry
-// (nack), or completed as failed at the last attempt (ack); permanent → completed as failed
-// (ack). res, when not nil, gives the details to write with the failure.
+// failed handles an error of the attempt. Before the last attempt, a transient error leaves
+// the run in progress, saying it will retry, and the message is nacked. At the last attempt,
+// or for a permanent error, the run is completed as failed and the message is acked. res,
+// when not nil, gives the details to write with the failure.
 func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
 	var details T
 	if res != nil {
@@ -351,9 +301,9 @@ func (r *run[T]) failed(cause error, res *Result[T]) (Outcome, error) {
 		if r.attempt < max {
 			left := fmt.Sprintf("will retry (attempt %d of %d)", r.attempt, max)
 			if run := r.session.CheckRun(); r.deferred || run != nil && run.GetStatus() != statusmanager.StatusCompleted {
-				// Only on an open run we know of, or where the in_progress write was put off
-				// (it would be open): never a new run just to say so. No details: their
-				// annotations belong with the completed write.
+				// Note it only on an open run we know of, or where the in_progress write was
+				// put off (the run would be open), never on a new run made just to say so.
+				// Details are left out: their annotations belong with the completed write.
 				if err := r.write(publicTitle("Transient failure, "+left, cause), &statusmanager.Status[T]{Status: statusmanager.StatusInProgress}); err != nil {
 					r.log.Warn("could not record the transient failure on the check run", "error", err.Error())
 				}

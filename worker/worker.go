@@ -1,17 +1,22 @@
-// Package worker runs a reconciler on reconcile requests from Pub/Sub. It acks a message only
-// once the request's check run is written.
+// Package worker runs a reconciler on the reconcile requests that Pub/Sub delivers. It acks
+// a message only once the request's check run is written.
 //
 // A reconciler binary's whole main is
 //
 //	func main() { worker.Main(worker.App[Details]{Reconcile: reconcile}) }
 //
-// Main reads the environment that config.Worker documents and serves two stages, by push
-// (PushHandler) or pull (Pull). The intake stage (Intake) turns webhook events into reconcile
-// requests. The reconcile stage (Worker) runs the reconciler, one commit at a time.
+// Main reads the environment that config.Worker documents. It serves two stages, by push
+// (PushHandler) or by pull (Pull):
 //
-// A Reconciler is a function of one request. Its errors are retried unless marked Permanent.
-// A panic fails only its own request. What it logs through Logger(ctx) is behind the check
-// run's details link.
+//   - The intake stage (Intake) turns webhook events into reconcile requests and publishes
+//     them to the reconcile topic, ordered by commit.
+//   - The reconcile stage (Worker) runs the reconciler, one commit at a time.
+//
+// With MODE=ingress the same binary serves the webhook ingress instead (IngressHandler).
+//
+// A Reconciler is a function of one request. Its errors are retried unless marked
+// Permanent. A panic fails only its own request. What it logs through Logger(ctx) is behind
+// the check run's details link.
 //
 // A Reconciler gets a go-github v60 *github.Client, so that major version is part of this
 // package's API.
@@ -34,16 +39,18 @@ func messageDeadline(start time.Time, ackDeadline time.Duration) time.Time {
 	return start.Add(ackDeadline - deadlineMargin(ackDeadline))
 }
 
+// deadlineMargin is MaxDeadlineMargin, or a fifth of ackDeadline when that is shorter.
 func deadlineMargin(ackDeadline time.Duration) time.Duration {
 	return min(MaxDeadlineMargin, ackDeadline/5)
 }
 
-// Worker handles reconcile messages: it decodes them, and for each request opens a session
-// of Manager, skips SHAs already completed, runs Reconcile under Timeout (writing the run
-// in_progress if it outlasts InProgressAfter) and writes the completed run, and only then
-// says the message may be acked. Set the
-// exported fields before the first call and do not change them afterwards; a Worker is safe
-// for concurrent use.
+// Worker is the reconcile stage. For each request of a message it opens a session of
+// Manager, skips a SHA that is already completed, runs Reconcile under Timeout and writes
+// the completed check run. Only then does it report that the message may be acked. A
+// reconcile that outlasts InProgressAfter has its run written in_progress meanwhile.
+//
+// Set the exported fields before the first call and do not change them afterwards. A
+// Worker is then safe for concurrent use.
 type Worker[T any] struct {
 	// Manager writes and reads the check runs (required).
 	Manager *statusmanager.StatusManager[T]
@@ -51,42 +58,43 @@ type Worker[T any] struct {
 	Clients ClientFactory
 	// Reconcile is the reconciler (required).
 	Reconcile Reconciler[T]
-	// Decoder turns messages into requests. Its AppID and Identity, when zero (or when it is
-	// nil), are the Manager's: a Re-run of another App's check run, or of another check, is
-	// ignored, never reconciled as ours. Validate refuses a Decoder naming another App or
-	// identity than the Manager.
+	// Decoder turns messages into requests. When it is nil, or its AppID or Identity is
+	// zero, the Manager's are used. So a Re-run of another App's check run, or of another
+	// check, is ignored and never reconciled as ours. Validate refuses a Decoder that names
+	// another App or identity than the Manager.
 	Decoder *events.Decoder
-	// Logger receives one record per request and outcome; nil means slog.Default().
+	// Logger receives one record per request and outcome. nil means slog.Default().
 	Logger *slog.Logger
-	// Timeout bounds one run of Reconcile; 0 means DefaultTimeout.
+	// Timeout bounds one run of Reconcile. 0 means DefaultTimeout.
 	Timeout time.Duration
-	// GitHubTimeout bounds each status read or write; 0 means DefaultGitHubTimeout. Twice
-	// this is kept from the reconciler for the final writes.
+	// GitHubTimeout bounds each status read or write. 0 means DefaultGitHubTimeout. Twice
+	// this is kept from the reconciler's time for the final writes.
 	GitHubTimeout time.Duration
-	// AckDeadline is the reconcile subscription's ack deadline (push), or how long Pull
-	// keeps a message's lease: the one deadline of a message's work, less a margin, from
-	// which every GitHub call, the reconciler and the final writes draw, so that a message
-	// is answered before Pub/Sub would deliver it again. 0 means DefaultAckDeadline.
+	// AckDeadline is the reconcile subscription's ack deadline with push, or how long Pull
+	// keeps a message's lease. Less a margin, it is the one deadline of a message's work:
+	// every GitHub call, the reconciler and the final writes draw from it, so that the
+	// message is answered before Pub/Sub delivers it again. 0 means DefaultAckDeadline.
 	AckDeadline time.Duration
-	// MaxDeliveryAttempts is the subscription's dead-letter max_delivery_attempts: at this
-	// attempt a transient failure completes the run as failed and the message is acked. 0
-	// means DefaultMaxDeliveryAttempts.
+	// MaxDeliveryAttempts is the max_delivery_attempts of the subscription's dead-letter
+	// policy. At this attempt a transient failure completes the run as failed, and the
+	// message is acked. 0 means DefaultMaxDeliveryAttempts.
 	MaxDeliveryAttempts int
 	// InProgressAfter is how long a reconcile may run before its check run is written
-	// in_progress. A reconcile that ends sooner creates its run completed in one write: the
-	// in_progress state is only worth a rate-limit point when someone can see it. 0 means
-	// DefaultInProgressAfter; a negative value writes in_progress before every reconcile.
+	// in_progress. A reconcile that ends sooner creates its run completed in one write,
+	// because the in_progress state is only worth a rate-limit point when someone can see
+	// it. 0 means DefaultInProgressAfter. A negative value writes in_progress before every
+	// reconcile.
 	InProgressAfter time.Duration
 	// Cost estimates the rate-limit points the reconciler spends on req, for the admission by
 	// budget (see Admitter). nil means DefaultReconcilerCost. The worker adds the cost of its
-	// own status writes: DirectStatusCost, or StatusCost when in_progress is always written.
+	// own status calls: DirectStatusCost, or StatusCost when InProgressAfter is negative.
 	Cost func(req *events.Request) int
-	// Memory bounds each in-memory map: the delivery attempts per message id (kept when the
-	// message carries none) and the commits this process saw completed; 0 means
-	// DefaultMemory entries.
+	// Memory bounds the entries of each in-memory map. One map counts the delivery attempts
+	// of messages that do not carry their attempt. The other holds the commits this process
+	// saw completed. 0 means DefaultMemory entries.
 	Memory int
 	// OnOutcome, when set, is called once per handled message with its outcome, before the
-	// transport acks or nacks it (metrics, tests).
+	// transport acks or nacks it, for metrics or tests.
 	OnOutcome func(m *events.Message, o Outcome, err error)
 
 	once     sync.Once
@@ -94,9 +102,9 @@ type Worker[T any] struct {
 	decoder  *events.Decoder // Decoder, with the Manager's App and identity where it has none
 	attempts *lru            // message key → deliveries seen, when the message does not say
 	// done holds the commits (ordering keys) this process completed or saw completed. A
-	// completed run is never reopened, so a later request for such a commit that is not a
-	// rerun is a skip without asking GitHub: a redelivery, or a twin on this instance, costs
-	// no request. Another instance still reads (one conditional request).
+	// completed run is never reopened, so a later request for such a commit, unless it is
+	// a rerun, is skipped without asking GitHub. A redelivery or a twin on this instance
+	// then costs no request. Another instance still reads (one conditional request).
 	done    *lru
 	flights flights
 }
@@ -164,12 +172,16 @@ func (w *Worker[T]) ackDeadline() time.Duration {
 // it: the completed write and a re-read of the run, or a failure write.
 func (w *Worker[T]) finalReserve() time.Duration { return 2 * w.githubTimeout() }
 
-// Validate reports a configuration the worker cannot work with: a nil Worker, a missing
-// Manager, Clients or Reconcile, a Decoder naming another App or identity than the Manager,
-// or timeouts that do not fit in the ack deadline (Timeout, the final writes' reserve of
-// twice GitHubTimeout and the margin must fit in AckDeadline). Serve, Pull and Start refuse
-// to start with it, and PushHandler panics: a worker that would answer every message with a
-// retry must not start.
+// Validate reports what makes the configuration unusable:
+//
+//   - a nil Worker, or a missing Manager, Clients or Reconcile;
+//   - a Decoder that names another App or identity than the Manager;
+//   - a negative Timeout, GitHubTimeout, AckDeadline or MaxDeliveryAttempts;
+//   - a Timeout that does not fit in AckDeadline together with the final writes (twice
+//     GitHubTimeout) and the margin.
+//
+// Serve, Pull and Start refuse to start when it fails, and PushHandler panics. A worker
+// that would answer every message with a retry must not start.
 func (w *Worker[T]) Validate() error {
 	if w == nil {
 		return errors.New("worker: nil Worker")
@@ -218,7 +230,7 @@ func (w *Worker[T]) cost(req *events.Request) int {
 	return DirectStatusCost + c
 }
 
-// inProgressAfter is InProgressAfter or its default; negative means in_progress first.
+// inProgressAfter is InProgressAfter or its default. Negative means in_progress first.
 func (w *Worker[T]) inProgressAfter() time.Duration {
 	if w.InProgressAfter == 0 {
 		return DefaultInProgressAfter
