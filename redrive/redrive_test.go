@@ -169,9 +169,11 @@ func TestOutageThenRedrive(t *testing.T) {
 	// The outage's 5xx answers pause the installation's admissions, for up to a minute. The
 	// redriven messages must not spend their retry window inside that pause: this test's
 	// window is seconds, production's an hour (MIN_RETRY_WINDOW).
-	if rl, ok := factory.RateLimit(gh.InstallationID(gh.App(), owner)); ok {
-		time.Sleep(time.Until(rl.PauseUntil))
-	}
+	installation := gh.InstallationID(gh.App(), owner)
+	waitFor(t, "the installation's pause to end", func() bool {
+		rl, ok := factory.RateLimit(installation)
+		return !ok || time.Now().After(rl.PauseUntil)
+	})
 	var dry bytes.Buffer
 	// Both runs stop at the two messages (Limit): the long Idle only bounds how long the
 	// emulator may take to deliver them again after the dry run's nacks, which is seconds
